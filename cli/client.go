@@ -1,0 +1,131 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sluicehq/sluice/coordinator/api"
+	"github.com/sluicehq/sluice/coordinator/jobspec"
+)
+
+// clientFlags are shared by the commands that talk to a running cluster.
+type clientFlags struct {
+	url, token *string
+}
+
+func addClientFlags(o *Options, name string) (*clientFlags, *flag.FlagSet) {
+	fs := newFlagSet(name, o)
+	return &clientFlags{
+		url:   fs.String("coordinator", envOr("SLUICE_COORDINATOR", "http://127.0.0.1:8081"), "coordinator API URL (env SLUICE_COORDINATOR)"),
+		token: fs.String("token", os.Getenv("SLUICE_TOKEN"), "auth token (env SLUICE_TOKEN)"),
+	}, fs
+}
+
+func (c *clientFlags) client() *api.Client { return api.NewClient(*c.url, *c.token) }
+
+func submitCmd(ctx context.Context, o *Options, args []string) error {
+	cf, fs := addClientFlags(o, "submit")
+	wait := fs.Bool("wait", false, "follow the job until it ends, showing progress")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{errors.New("need exactly one job spec file")}
+	}
+	spec, err := jobspec.Load(pos[0])
+	if err != nil {
+		return err
+	}
+	body, err := json.Marshal(spec)
+	if err != nil {
+		return err
+	}
+	c := cf.client()
+	id, err := c.Submit(ctx, body, "application/json")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(o.Stdout, id)
+	if !*wait {
+		return nil
+	}
+	job, err := follow(ctx, c, id, o, true)
+	if err != nil {
+		return err
+	}
+	if job.State != api.JobFinished {
+		return fmt.Errorf("job %s %s: %s", id, job.State, job.Error)
+	}
+	return nil
+}
+
+func jobsCmd(ctx context.Context, o *Options, args []string) error {
+	cf, fs := addClientFlags(o, "jobs")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	jobs, err := cf.client().Jobs(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(o, jobs)
+	}
+	tw := tabwriter.NewWriter(o.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tSTATE\tSUBMITTED\tDURATION")
+	for _, j := range jobs {
+		d := "-"
+		if j.EndedAt != nil {
+			d = j.EndedAt.Sub(j.SubmittedAt).Round(time.Millisecond).String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", j.ID, j.Name, j.State, j.SubmittedAt.Local().Format(time.DateTime), d)
+	}
+	return tw.Flush()
+}
+
+func statusCmd(ctx context.Context, o *Options, args []string) error {
+	cf, fs := addClientFlags(o, "status")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{errors.New("need exactly one job id")}
+	}
+	j, err := cf.client().Job(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	return printJSON(o, j)
+}
+
+func cancelCmd(ctx context.Context, o *Options, args []string) error {
+	cf, fs := addClientFlags(o, "cancel")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{errors.New("need exactly one job id")}
+	}
+	r, err := cf.client().Cancel(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Stdout, "%s %s\n", r.ID, r.State)
+	return nil
+}
+
+func printJSON(o *Options, v any) error {
+	enc := json.NewEncoder(o.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

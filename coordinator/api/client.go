@@ -1,0 +1,194 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// StatusError is a non-2xx answer from the coordinator.
+type StatusError struct {
+	Status  int
+	Message string
+	Details []string
+}
+
+func (e *StatusError) Error() string {
+	msg := fmt.Sprintf("coordinator answered %d: %s", e.Status, e.Message)
+	if len(e.Details) > 0 {
+		msg += "\n  " + strings.Join(e.Details, "\n  ")
+	}
+	return msg
+}
+
+// IsStatus reports whether err is a StatusError with the given status.
+func IsStatus(err error, status int) bool {
+	var se *StatusError
+	return errors.As(err, &se) && se.Status == status
+}
+
+// Client calls a coordinator's HTTP API. It is safe for concurrent use.
+type Client struct {
+	// BaseURL is the coordinator's address, e.g. http://127.0.0.1:8081.
+	BaseURL string
+	// Token is sent as a bearer token when set.
+	Token string
+	// HTTP defaults to a client with a 30 s timeout for short calls.
+	HTTP *http.Client
+}
+
+// NewClient returns a client for baseURL.
+func NewClient(baseURL, token string) *Client {
+	return &Client{
+		BaseURL: strings.TrimRight(baseURL, "/"),
+		Token:   token,
+		HTTP:    &http.Client{Timeout: 75 * time.Second},
+	}
+}
+
+// Submit posts a job spec (JSON or YAML bytes) and returns the job id.
+func (c *Client) Submit(ctx context.Context, spec []byte, contentType string) (string, error) {
+	var out SubmitResponse
+	if err := c.do(ctx, http.MethodPost, "/v1/jobs", contentType, spec, &out); err != nil {
+		return "", fmt.Errorf("submit job: %w", err)
+	}
+	return out.ID, nil
+}
+
+// Jobs lists the jobs.
+func (c *Client) Jobs(ctx context.Context) ([]JobSummary, error) {
+	var out JobList
+	if err := c.do(ctx, http.MethodGet, "/v1/jobs", "", nil, &out); err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	return out.Jobs, nil
+}
+
+// Job returns one job's status.
+func (c *Client) Job(ctx context.Context, id string) (*Job, error) {
+	var out Job
+	if err := c.do(ctx, http.MethodGet, "/v1/jobs/"+url.PathEscape(id), "", nil, &out); err != nil {
+		return nil, fmt.Errorf("get job %s: %w", id, err)
+	}
+	return &out, nil
+}
+
+// Cancel asks the coordinator to cancel a job.
+func (c *Client) Cancel(ctx context.Context, id string) (*CancelResponse, error) {
+	var out CancelResponse
+	if err := c.do(ctx, http.MethodPost, "/v1/jobs/"+url.PathEscape(id)+"/cancel", "", nil, &out); err != nil {
+		return nil, fmt.Errorf("cancel job %s: %w", id, err)
+	}
+	return &out, nil
+}
+
+// Register announces an executor.
+func (c *Client) Register(ctx context.Context, r RegisterRequest) error {
+	if err := c.postJSON(ctx, "/v1/internal/register", r, nil); err != nil {
+		return fmt.Errorf("register executor %s: %w", r.ExecutorID, err)
+	}
+	return nil
+}
+
+// Deployment waits up to wait for the executor's deployment. It returns nil,
+// nil when none is ready yet.
+func (c *Client) Deployment(ctx context.Context, executorID string, wait time.Duration) (*Deployment, error) {
+	q := url.Values{"executor": {executorID}, "wait": {wait.String()}}
+	var out Deployment
+	err := c.do(ctx, http.MethodGet, "/v1/internal/deployment?"+q.Encode(), "", nil, &out)
+	if IsStatus(err, http.StatusNoContent) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("fetch deployment of %s: %w", executorID, err)
+	}
+	return &out, nil
+}
+
+// Heartbeat reports an executor's metrics.
+func (c *Client) Heartbeat(ctx context.Context, h Heartbeat) (*HeartbeatResponse, error) {
+	var out HeartbeatResponse
+	if err := c.postJSON(ctx, "/v1/internal/heartbeat", h, &out); err != nil {
+		return nil, fmt.Errorf("heartbeat of %s: %w", h.ExecutorID, err)
+	}
+	return &out, nil
+}
+
+// UpdateTask reports a subtask's state change.
+func (c *Client) UpdateTask(ctx context.Context, u TaskUpdate) error {
+	if err := c.postJSON(ctx, "/v1/internal/task", u, nil); err != nil {
+		return fmt.Errorf("report task %d.%d %s: %w", u.Pipeline, u.Index, u.State, err)
+	}
+	return nil
+}
+
+// NextSplit asks for a source subtask's next split.
+func (c *Client) NextSplit(ctx context.Context, r SplitRequest) (*SplitResponse, error) {
+	var out SplitResponse
+	if err := c.postJSON(ctx, "/v1/internal/split", r, &out); err != nil {
+		return nil, fmt.Errorf("next split for %s[%d]: %w", r.Vertex, r.Subtask, err)
+	}
+	return &out, nil
+}
+
+func (c *Client) postJSON(ctx context.Context, path string, in, out any) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	return c.do(ctx, http.MethodPost, path, "application/json", body, out)
+}
+
+func (c *Client) do(ctx context.Context, method, path, contentType string, body []byte, out any) error {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, rd)
+	if err != nil {
+		return err
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("read answer: %w", err)
+	}
+	if resp.StatusCode == http.StatusNoContent {
+		return &StatusError{Status: resp.StatusCode, Message: "no content"}
+	}
+	if resp.StatusCode/100 != 2 {
+		var e Error
+		if json.Unmarshal(data, &e) != nil || e.Error == "" {
+			e.Error = strings.TrimSpace(string(data))
+		}
+		return &StatusError{Status: resp.StatusCode, Message: e.Error, Details: e.Details}
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("decode answer: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,158 @@
+package coordinator
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice/coordinator/api"
+	"github.com/sluicehq/sluice/coordinator/store"
+)
+
+func (c *Coordinator) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/jobs", c.handleSubmit)
+	mux.HandleFunc("GET /v1/jobs", c.handleList)
+	mux.HandleFunc("GET /v1/jobs/{id}", c.handleJob)
+	mux.HandleFunc("POST /v1/jobs/{id}/cancel", c.handleCancel)
+
+	mux.HandleFunc("POST /v1/internal/register", c.handleRegister)
+	mux.HandleFunc("GET /v1/internal/deployment", c.handleDeployment)
+	mux.HandleFunc("POST /v1/internal/heartbeat", c.handleHeartbeat)
+	mux.HandleFunc("POST /v1/internal/task", c.handleTask)
+	mux.HandleFunc("POST /v1/internal/split", c.handleSplit)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
+	})
+	return c.auth(mux)
+}
+
+// auth requires the bearer token when one is configured.
+func (c *Coordinator) auth(next http.Handler) http.Handler {
+	if c.cfg.Token == "" {
+		return next
+	}
+	want := []byte("Bearer " + c.cfg.Token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := []byte(r.Header.Get("Authorization"))
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			c.log.Warn().Str("path", r.URL.Path).Str("remote", r.RemoteAddr).Msg("refused call without a valid token")
+			writeError(w, http.StatusUnauthorized, "missing or wrong auth token")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string, details ...string) {
+	writeJSON(w, status, api.Error{Error: msg, Details: details})
+}
+
+// storeError maps store errors to HTTP answers.
+func storeError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, store.ErrNotLeader):
+		writeError(w, http.StatusServiceUnavailable, "this coordinator is not the leader: "+err.Error())
+	case errors.Is(err, store.ErrInvalidState):
+		writeError(w, http.StatusConflict, err.Error())
+	default:
+		writeError(w, http.StatusInternalServerError, err.Error())
+	}
+}
+
+// readBody reads a request body up to the limit, answering 413 beyond it.
+func (c *Coordinator) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, c.cfg.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, "request body is larger than the limit of "+byteSize(c.cfg.MaxBodyBytes))
+			return nil, false
+		}
+		writeError(w, http.StatusBadRequest, "read request body: "+err.Error())
+		return nil, false
+	}
+	return body, true
+}
+
+func decodeJSON(w http.ResponseWriter, body []byte, v any) bool {
+	if err := json.Unmarshal(body, v); err != nil {
+		writeError(w, http.StatusBadRequest, "malformed request: "+err.Error())
+		return false
+	}
+	return true
+}
+
+func (c *Coordinator) handleList(w http.ResponseWriter, r *http.Request) {
+	jobs := c.cfg.Store.Jobs()
+	out := api.JobList{Jobs: make([]api.JobSummary, 0, len(jobs))}
+	state := strings.ToUpper(r.URL.Query().Get("state"))
+	for _, j := range jobs {
+		if state != "" && string(j.State) != state {
+			continue
+		}
+		out.Jobs = append(out.Jobs, j.Summary())
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (c *Coordinator) handleJob(w http.ResponseWriter, r *http.Request) {
+	j, ok := c.cfg.Store.Job(r.PathValue("id"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "no such job: "+r.PathValue("id"))
+		return
+	}
+	writeJSON(w, http.StatusOK, c.jobStatus(j))
+}
+
+func (c *Coordinator) handleCancel(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	j, ok := c.cfg.Store.Job(id)
+	if !ok {
+		writeError(w, http.StatusNotFound, "no such job: "+id)
+		return
+	}
+	if j.State.Terminal() || j.State == api.JobCanceling || j.State == api.JobFailing {
+		writeJSON(w, http.StatusOK, api.CancelResponse{ID: id, State: j.State})
+		return
+	}
+	_, err := c.cfg.Store.Apply(store.Command{JobState: &store.JobStateCmd{ID: id, State: api.JobCanceling, At: time.Now().UTC()}})
+	if err != nil {
+		storeError(w, err)
+		return
+	}
+	c.log.Info().Str("job", id).Msg("cancel requested")
+	m := c.startMaster(id)
+	m.wake()
+	m.notify()
+	writeJSON(w, http.StatusAccepted, api.CancelResponse{ID: id, State: api.JobCanceling})
+}
+
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return itoa(n>>20) + " MiB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return itoa(n>>10) + " KiB"
+	}
+	return itoa(n) + " bytes"
+}
+
+func itoa(n int64) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}

@@ -1,0 +1,417 @@
+package coordinator
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/sluicehq/sluice/coordinator/api"
+	"github.com/sluicehq/sluice/coordinator/launch"
+	"github.com/sluicehq/sluice/coordinator/store"
+)
+
+// jobMaster drives one job on the leader. It is a reconcile loop: every
+// event (an executor registered, a task changed, a process exited, a cancel,
+// a tick) wakes it, it reads the job from the store and takes the next step.
+// The replicated state is the truth; the fields here are leader-local.
+type jobMaster struct {
+	c   *Coordinator
+	id  string
+	log zerolog.Logger
+
+	kick chan struct{}
+
+	mu         sync.Mutex
+	changed    chan struct{} // closed and replaced on every change
+	heartbeats map[string]time.Time
+	metrics    map[string]api.TaskMetrics // by task key
+	inflight   map[string][3]int64        // executor -> current, max in-flight bytes, max RSS
+	samples    []sample                   // per-vertex totals over time, for rates
+	stateSince time.Time                  // when the job entered its current state
+	lastState  api.JobState
+}
+
+type sample struct {
+	at     time.Time
+	totals map[string]api.Metrics
+}
+
+func newJobMaster(c *Coordinator, id string) *jobMaster {
+	return &jobMaster{
+		c:          c,
+		id:         id,
+		log:        c.log.With().Str("job", id).Logger(),
+		kick:       make(chan struct{}, 1),
+		changed:    make(chan struct{}),
+		heartbeats: map[string]time.Time{},
+		metrics:    map[string]api.TaskMetrics{},
+		inflight:   map[string][3]int64{},
+	}
+}
+
+// wake asks the loop to look at the job again.
+func (m *jobMaster) wake() {
+	select {
+	case m.kick <- struct{}{}:
+	default:
+	}
+}
+
+// notify wakes long-polling executors.
+func (m *jobMaster) notify() {
+	m.mu.Lock()
+	close(m.changed)
+	m.changed = make(chan struct{})
+	m.mu.Unlock()
+}
+
+func (m *jobMaster) changes() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.changed
+}
+
+func (m *jobMaster) run(ctx context.Context) {
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		done, err := m.step(ctx)
+		if err != nil {
+			m.log.Warn().Err(err).Msg("job step failed; retrying")
+		}
+		m.notify()
+		if done {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.kick:
+		case <-tick.C:
+			m.sample()
+		}
+	}
+}
+
+func (m *jobMaster) apply(cmd store.Command) error {
+	_, err := m.c.cfg.Store.Apply(cmd)
+	return err
+}
+
+func (m *jobMaster) setState(state api.JobState, errMsg string) error {
+	cmd := &store.JobStateCmd{ID: m.id, State: state, Error: errMsg, At: time.Now().UTC()}
+	if state.Terminal() {
+		cmd.Metrics = m.vertexTotals()
+	}
+	if errMsg != "" {
+		m.log.Warn().Str("state", string(state)).Str("cause", errMsg).Msg("job state")
+	} else {
+		m.log.Info().Str("state", string(state)).Msg("job state")
+	}
+	return m.apply(store.Command{JobState: cmd})
+}
+
+// step takes the next action for the job; it returns true once the job has
+// ended and needs no more attention.
+func (m *jobMaster) step(ctx context.Context) (bool, error) {
+	j, ok := m.c.cfg.Store.Job(m.id)
+	if !ok {
+		return true, nil
+	}
+	m.mu.Lock()
+	if j.State != m.lastState {
+		m.lastState = j.State
+		m.stateSince = time.Now()
+	}
+	since := m.stateSince
+	m.mu.Unlock()
+
+	switch j.State {
+	case api.JobCreated:
+		return false, m.deploy(ctx, j)
+	case api.JobScheduled:
+		if reason := m.lostExecutor(j); reason != "" {
+			return false, m.setState(api.JobFailing, reason)
+		}
+		if allRegistered(j) {
+			return false, m.setState(api.JobRunning, "")
+		}
+		if time.Since(since) > m.c.cfg.ScheduleTimeout {
+			return false, m.setState(api.JobFailing, fmt.Sprintf("executors did not register within %s", m.c.cfg.ScheduleTimeout))
+		}
+	case api.JobRunning:
+		for _, t := range j.SortedTasks() {
+			if t.State == api.TaskFailed {
+				return false, m.setState(api.JobFailing, fmt.Sprintf("subtask %s of %s failed: %s", taskName(j, t), t.Executor, t.Error))
+			}
+		}
+		if reason := m.lostExecutor(j); reason != "" {
+			return false, m.setState(api.JobFailing, reason)
+		}
+		m.checkHeartbeats(j)
+		if j.AllTasks(api.TaskFinished) && allExited(j) {
+			return true, m.setState(api.JobFinished, "")
+		}
+	case api.JobCanceling, api.JobFailing:
+		if allExited(j) {
+			final := api.JobCanceled
+			if j.State == api.JobFailing {
+				final = api.JobFailed
+			}
+			return true, m.setState(final, "")
+		}
+		if time.Since(since) > m.c.cfg.CancelGrace {
+			for _, e := range j.Executors {
+				if !e.Exited {
+					m.log.Warn().Str("executor", e.ID).Msg("executor did not exit in time; killing it")
+					if err := m.c.cfg.Launcher.Kill(e.ID); err != nil {
+						m.log.Warn().Err(err).Str("executor", e.ID).Msg("kill executor")
+					}
+				}
+			}
+		}
+	default:
+		return true, nil
+	}
+	return false, nil
+}
+
+// deploy launches one executor per slot.
+func (m *jobMaster) deploy(ctx context.Context, j *store.Job) error {
+	attempt := j.Attempt + 1
+	execs := make([]*store.Executor, j.Plan.Slots)
+	for s := range execs {
+		execs[s] = &store.Executor{ID: executorID(j.ID, s, attempt), Slot: s, Attempt: attempt}
+	}
+	if err := m.apply(store.Command{Deploy: &store.DeployCmd{ID: j.ID, Attempt: attempt, Executors: execs, At: time.Now().UTC()}}); err != nil {
+		return err
+	}
+	now := time.Now()
+	m.mu.Lock()
+	for _, e := range execs {
+		m.heartbeats[e.ID] = now
+	}
+	m.mu.Unlock()
+	env := []string{}
+	if m.c.cfg.Token != "" {
+		env = append(env, "SLUICE_TOKEN="+m.c.cfg.Token)
+	}
+	for _, e := range execs {
+		args := []string{
+			"--coordinator", m.c.apiURL(),
+			"--executor-id", e.ID,
+			"--job", j.ID,
+			"--slot", strconv.Itoa(e.Slot),
+			"--attempt", strconv.Itoa(attempt),
+		}
+		pid, err := m.c.cfg.Launcher.Launch(ctx, launch.Request{ExecutorID: e.ID, Args: args, Env: append(os.Environ(), env...)})
+		if err != nil {
+			_ = m.apply(store.Command{Exit: &store.ExitCmd{Job: j.ID, ExecutorID: e.ID, Info: "not started: " + err.Error()}})
+			return m.setState(api.JobFailing, fmt.Sprintf("launch executor for slot %d: %v", e.Slot, err))
+		}
+		m.log.Debug().Str("executor", e.ID).Int("pid", pid).Msg("executor launched")
+	}
+	return nil
+}
+
+// exited records an executor's exit.
+func (m *jobMaster) exited(e launch.Exit) {
+	info := "exited normally"
+	if e.Err != nil {
+		info = e.Err.Error()
+		if tail := strings.TrimSpace(e.LogTail); tail != "" {
+			info += "; last log lines:\n" + tail
+		}
+	}
+	if err := m.apply(store.Command{Exit: &store.ExitCmd{Job: m.id, ExecutorID: e.ExecutorID, Info: info}}); err != nil {
+		m.log.Warn().Err(err).Str("executor", e.ExecutorID).Msg("record executor exit")
+	}
+	m.wake()
+}
+
+// lostExecutor returns why the job cannot go on if an executor exited while
+// it still had unfinished work.
+func (m *jobMaster) lostExecutor(j *store.Job) string {
+	for _, e := range sortedExecutors(j) {
+		if !e.Exited {
+			continue
+		}
+		for _, t := range j.Tasks {
+			if t.Executor == e.ID && !t.State.Terminal() {
+				return fmt.Sprintf("executor %s (slot %d) exited before its subtasks finished: %s", e.ID, e.Slot, e.ExitInfo)
+			}
+		}
+		if j.State == api.JobScheduled {
+			return fmt.Sprintf("executor %s (slot %d) exited before it was deployed: %s", e.ID, e.Slot, e.ExitInfo)
+		}
+	}
+	return ""
+}
+
+func (m *jobMaster) checkHeartbeats(j *store.Job) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, e := range j.Executors {
+		if e.Exited {
+			continue
+		}
+		last, ok := m.heartbeats[e.ID]
+		if !ok {
+			m.heartbeats[e.ID] = time.Now()
+			continue
+		}
+		if time.Since(last) > m.c.cfg.HeartbeatTimeout {
+			m.log.Warn().Str("executor", e.ID).Dur("silent", time.Since(last)).Msg("executor missed its heartbeats; killing it")
+			if err := m.c.cfg.Launcher.Kill(e.ID); err != nil {
+				m.log.Warn().Err(err).Str("executor", e.ID).Msg("kill executor")
+			}
+			m.heartbeats[e.ID] = time.Now() // do not kill again on every tick
+		}
+	}
+}
+
+func (m *jobMaster) heartbeat(h api.Heartbeat) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.heartbeats[h.ExecutorID] = time.Now()
+	for _, t := range h.Tasks {
+		m.metrics[fmt.Sprintf("%d.%d", t.Pipeline, t.Index)] = t
+	}
+	m.inflight[h.ExecutorID] = [3]int64{h.InflightBytes, h.MaxInflightBytes, h.MaxRSSBytes}
+}
+
+func (m *jobMaster) taskMetrics(t api.TaskMetrics) {
+	if t.Vertices == nil {
+		return
+	}
+	m.mu.Lock()
+	m.metrics[fmt.Sprintf("%d.%d", t.Pipeline, t.Index)] = t
+	m.mu.Unlock()
+}
+
+// vertexTotals sums the latest metrics of every subtask per vertex.
+func (m *jobMaster) vertexTotals() map[string]api.Metrics {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.totalsLocked()
+}
+
+func (m *jobMaster) totalsLocked() map[string]api.Metrics {
+	out := map[string]api.Metrics{}
+	for _, t := range m.metrics {
+		for v, vm := range t.Vertices {
+			cur := out[v]
+			cur.Add(vm)
+			out[v] = cur
+		}
+	}
+	return out
+}
+
+func (m *jobMaster) sample() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.samples = append(m.samples, sample{at: time.Now(), totals: m.totalsLocked()})
+	if len(m.samples) > 8 {
+		m.samples = m.samples[len(m.samples)-8:]
+	}
+}
+
+// rates returns per-vertex records in/out per second over the sample window.
+func (m *jobMaster) rates() map[string][2]float64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string][2]float64{}
+	if len(m.samples) < 2 {
+		return out
+	}
+	first, last := m.samples[0], m.samples[len(m.samples)-1]
+	if len(m.samples) > 4 {
+		first = m.samples[len(m.samples)-4]
+	}
+	dt := last.at.Sub(first.at).Seconds()
+	if dt <= 0 {
+		return out
+	}
+	for v, lm := range last.totals {
+		fm := first.totals[v]
+		out[v] = [2]float64{float64(lm.RecordsIn-fm.RecordsIn) / dt, float64(lm.RecordsOut-fm.RecordsOut) / dt}
+	}
+	return out
+}
+
+// executorFigures returns an executor's max in-flight bytes and peak RSS.
+func (m *jobMaster) executorFigures(executor string) (maxInflight, maxRSS int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f := m.inflight[executor]
+	return f[1], f[2]
+}
+
+// firstRecord returns when the job's first record was processed.
+func (m *jobMaster) firstRecord() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var first time.Time
+	for _, t := range m.metrics {
+		if !t.FirstRecordAt.IsZero() && (first.IsZero() || t.FirstRecordAt.Before(first)) {
+			first = t.FirstRecordAt
+		}
+	}
+	return first
+}
+
+func allRegistered(j *store.Job) bool {
+	if len(j.Executors) == 0 {
+		return false
+	}
+	for _, e := range j.Executors {
+		if e.DataAddr == "" {
+			return false
+		}
+	}
+	return true
+}
+
+func allExited(j *store.Job) bool {
+	for _, e := range j.Executors {
+		if !e.Exited {
+			return false
+		}
+	}
+	return true
+}
+
+func sortedExecutors(j *store.Job) []*store.Executor {
+	out := make([]*store.Executor, 0, len(j.Executors))
+	for s := 0; s < len(j.Executors)+64 && len(out) < len(j.Executors); s++ {
+		if e, ok := j.Executors[s]; ok {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func taskName(j *store.Job, t *store.Task) string {
+	if t.Pipeline < len(j.Plan.Pipelines) {
+		return fmt.Sprintf("%s[%d]", strings.Join(j.Plan.Pipelines[t.Pipeline].Vertices, "->"), t.Index)
+	}
+	return fmt.Sprintf("%d.%d", t.Pipeline, t.Index)
+}
+
+// executorID names an executor process: <job>-s<slot>-a<attempt>. Job ids
+// contain no '-'.
+func executorID(job string, slot, attempt int) string {
+	return fmt.Sprintf("%s-s%d-a%d", job, slot, attempt)
+}
+
+func jobOfExecutor(id string) (string, bool) {
+	job, _, ok := strings.Cut(id, "-")
+	return job, ok
+}

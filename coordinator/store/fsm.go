@@ -1,0 +1,336 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/sluicehq/sluice/coordinator/api"
+	"github.com/sluicehq/sluice/executor/operator"
+)
+
+// Command is one entry of the replicated log. Exactly one field is set.
+type Command struct {
+	Submit   *SubmitCmd   `json:"submit,omitempty"`
+	JobState *JobStateCmd `json:"jobState,omitempty"`
+	Register *RegisterCmd `json:"register,omitempty"`
+	Task     *TaskCmd     `json:"task,omitempty"`
+	Split    *SplitCmd    `json:"split,omitempty"`
+	Exit     *ExitCmd     `json:"exit,omitempty"`
+	Deploy   *DeployCmd   `json:"deploy,omitempty"`
+}
+
+// SubmitCmd adds a job. Job.State must be CREATED.
+type SubmitCmd struct {
+	Job *Job `json:"job"`
+}
+
+// JobStateCmd moves a job to a new state.
+type JobStateCmd struct {
+	ID      string                 `json:"id"`
+	State   api.JobState           `json:"state"`
+	Error   string                 `json:"error,omitempty"`
+	At      time.Time              `json:"at"`
+	Metrics map[string]api.Metrics `json:"metrics,omitempty"`
+}
+
+// DeployCmd records the executors of a new attempt before they start.
+type DeployCmd struct {
+	ID        string      `json:"id"`
+	Attempt   int         `json:"attempt"`
+	Executors []*Executor `json:"executors"`
+	At        time.Time   `json:"at"`
+}
+
+// RegisterCmd records that an executor is up and where its data port is.
+type RegisterCmd struct {
+	Job        string `json:"job"`
+	ExecutorID string `json:"executorId"`
+	DataAddr   string `json:"dataAddr"`
+	PID        int    `json:"pid"`
+}
+
+// ExitCmd records that an executor process ended.
+type ExitCmd struct {
+	Job        string `json:"job"`
+	ExecutorID string `json:"executorId"`
+	Info       string `json:"info"`
+}
+
+// TaskCmd sets a subtask's state.
+type TaskCmd struct {
+	Job      string        `json:"job"`
+	Pipeline int           `json:"pipeline"`
+	Index    int           `json:"index"`
+	State    api.TaskState `json:"state"`
+	Error    string        `json:"error,omitempty"`
+	Executor string        `json:"executor,omitempty"`
+}
+
+// SplitCmd hands the next pending split of a source vertex to a subtask. The
+// response of its Apply is a SplitResult.
+type SplitCmd struct {
+	Job     string `json:"job"`
+	Vertex  string `json:"vertex"`
+	Subtask int    `json:"subtask"`
+}
+
+// SplitResult is what applying a SplitCmd returns.
+type SplitResult struct {
+	Split *operator.Split
+	Done  bool
+}
+
+// Errors that callers branch on.
+var (
+	ErrNotFound     = errors.New("no such job")
+	ErrJobExists    = errors.New("job already exists")
+	ErrInvalidState = errors.New("invalid state change")
+)
+
+// fsm is the deterministic job table that raft replicates. Apply runs on
+// raft's goroutine; reads take the read lock from any goroutine.
+type fsm struct {
+	mu   sync.RWMutex
+	jobs map[string]*Job
+}
+
+func newFSM() *fsm { return &fsm{jobs: map[string]*Job{}} }
+
+// Apply implements raft.FSM.
+func (f *fsm) Apply(l *raft.Log) interface{} {
+	var c Command
+	if err := json.Unmarshal(l.Data, &c); err != nil {
+		return fmt.Errorf("decode command at index %d: %w", l.Index, err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.apply(&c)
+}
+
+func (f *fsm) apply(c *Command) interface{} {
+	switch {
+	case c.Submit != nil:
+		j := c.Submit.Job
+		if _, ok := f.jobs[j.ID]; ok {
+			return fmt.Errorf("%w: %s", ErrJobExists, j.ID)
+		}
+		f.jobs[j.ID] = j.Clone()
+		return nil
+	case c.JobState != nil:
+		return f.applyJobState(c.JobState)
+	case c.Deploy != nil:
+		j, ok := f.jobs[c.Deploy.ID]
+		if !ok {
+			return fmt.Errorf("%w: %s", ErrNotFound, c.Deploy.ID)
+		}
+		if j.State.Terminal() {
+			return fmt.Errorf("%w: job %s is %s", ErrInvalidState, j.ID, j.State)
+		}
+		j.Attempt = c.Deploy.Attempt
+		j.Executors = map[int]*Executor{}
+		for _, e := range c.Deploy.Executors {
+			ec := *e
+			j.Executors[e.Slot] = &ec
+		}
+		for _, t := range j.Tasks {
+			t.State = api.TaskCreated
+			t.Error = ""
+			if e, ok := j.Executors[t.Index]; ok {
+				t.Executor = e.ID
+			}
+		}
+		if j.State == api.JobCreated {
+			j.State = api.JobScheduled
+		}
+		return nil
+	case c.Register != nil:
+		j, e, err := f.executor(c.Register.Job, c.Register.ExecutorID)
+		if err != nil {
+			return err
+		}
+		_ = j
+		e.DataAddr = c.Register.DataAddr
+		e.PID = c.Register.PID
+		return nil
+	case c.Exit != nil:
+		_, e, err := f.executor(c.Exit.Job, c.Exit.ExecutorID)
+		if err != nil {
+			return err
+		}
+		e.Exited = true
+		e.ExitInfo = c.Exit.Info
+		return nil
+	case c.Task != nil:
+		j, ok := f.jobs[c.Task.Job]
+		if !ok {
+			return fmt.Errorf("%w: %s", ErrNotFound, c.Task.Job)
+		}
+		t, ok := j.Tasks[fmt.Sprintf("%d.%d", c.Task.Pipeline, c.Task.Index)]
+		if !ok {
+			return fmt.Errorf("job %s has no subtask %d.%d", j.ID, c.Task.Pipeline, c.Task.Index)
+		}
+		if t.State.Terminal() {
+			return nil // late report after the end; keep the first
+		}
+		t.State = c.Task.State
+		t.Error = c.Task.Error
+		if c.Task.Executor != "" {
+			t.Executor = c.Task.Executor
+		}
+		return nil
+	case c.Split != nil:
+		j, ok := f.jobs[c.Split.Job]
+		if !ok {
+			return fmt.Errorf("%w: %s", ErrNotFound, c.Split.Job)
+		}
+		q, ok := j.Splits[c.Split.Vertex]
+		if !ok {
+			return fmt.Errorf("job %s has no source vertex %q", j.ID, c.Split.Vertex)
+		}
+		if len(q.Pending) == 0 {
+			return &SplitResult{Done: true}
+		}
+		s := q.Pending[0]
+		q.Pending = q.Pending[1:]
+		if q.Assigned == nil {
+			q.Assigned = map[int][]string{}
+		}
+		q.Assigned[c.Split.Subtask] = append(q.Assigned[c.Split.Subtask], s.ID)
+		return &SplitResult{Split: &s}
+	}
+	return errors.New("empty command")
+}
+
+func (f *fsm) executor(job, id string) (*Job, *Executor, error) {
+	j, ok := f.jobs[job]
+	if !ok {
+		return nil, nil, fmt.Errorf("%w: %s", ErrNotFound, job)
+	}
+	for _, e := range j.Executors {
+		if e.ID == id {
+			return j, e, nil
+		}
+	}
+	return nil, nil, fmt.Errorf("job %s has no executor %s", job, id)
+}
+
+// allowed job state transitions
+var transitions = map[api.JobState][]api.JobState{
+	api.JobCreated:   {api.JobScheduled, api.JobCanceling, api.JobCanceled, api.JobFailing, api.JobFailed},
+	api.JobScheduled: {api.JobRunning, api.JobCanceling, api.JobCanceled, api.JobFailing, api.JobFailed},
+	api.JobRunning:   {api.JobFinished, api.JobCanceling, api.JobCanceled, api.JobFailing, api.JobFailed},
+	api.JobCanceling: {api.JobCanceled, api.JobFailed},
+	api.JobFailing:   {api.JobFailed},
+}
+
+func (f *fsm) applyJobState(c *JobStateCmd) interface{} {
+	j, ok := f.jobs[c.ID]
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrNotFound, c.ID)
+	}
+	if j.State == c.State {
+		return nil
+	}
+	allowed := false
+	for _, s := range transitions[j.State] {
+		if s == c.State {
+			allowed = true
+		}
+	}
+	if !allowed {
+		return fmt.Errorf("%w: job %s is %s, cannot become %s", ErrInvalidState, j.ID, j.State, c.State)
+	}
+	j.State = c.State
+	if c.Error != "" && j.Error == "" {
+		j.Error = c.Error
+	}
+	if c.State == api.JobRunning && j.StartedAt.IsZero() {
+		j.StartedAt = c.At
+	}
+	if c.State.Terminal() {
+		j.EndedAt = c.At
+	}
+	if c.Metrics != nil {
+		j.Metrics = c.Metrics
+	}
+	return nil
+}
+
+// snapshot is a point-in-time copy of the job table.
+type snapshot struct {
+	jobs []*Job
+}
+
+// Snapshot implements raft.FSM.
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	s := &snapshot{jobs: make([]*Job, 0, len(f.jobs))}
+	for _, j := range f.jobs {
+		s.jobs = append(s.jobs, j.Clone())
+	}
+	sort.Slice(s.jobs, func(a, b int) bool { return s.jobs[a].ID < s.jobs[b].ID })
+	return s, nil
+}
+
+// Persist implements raft.FSMSnapshot.
+func (s *snapshot) Persist(sink raft.SnapshotSink) error {
+	if err := json.NewEncoder(sink).Encode(s.jobs); err != nil {
+		_ = sink.Cancel()
+		return fmt.Errorf("persist snapshot: %w", err)
+	}
+	return sink.Close()
+}
+
+// Release implements raft.FSMSnapshot.
+func (s *snapshot) Release() {}
+
+// Restore implements raft.FSM.
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	var jobs []*Job
+	if err := json.NewDecoder(rc).Decode(&jobs); err != nil {
+		return fmt.Errorf("restore snapshot: %w", err)
+	}
+	m := make(map[string]*Job, len(jobs))
+	for _, j := range jobs {
+		m[j.ID] = j
+	}
+	f.mu.Lock()
+	f.jobs = m
+	f.mu.Unlock()
+	return nil
+}
+
+func (f *fsm) job(id string) (*Job, bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	j, ok := f.jobs[id]
+	if !ok {
+		return nil, false
+	}
+	return j.Clone(), true
+}
+
+func (f *fsm) list() []*Job {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	out := make([]*Job, 0, len(f.jobs))
+	for _, j := range f.jobs {
+		out = append(out, j.Clone())
+	}
+	sort.Slice(out, func(a, b int) bool {
+		if !out[a].SubmittedAt.Equal(out[b].SubmittedAt) {
+			return out[a].SubmittedAt.After(out[b].SubmittedAt)
+		}
+		return out[a].ID < out[b].ID
+	})
+	return out
+}

@@ -1,0 +1,236 @@
+// Package store is the coordinator's replicated job store: a hashicorp/raft
+// state machine over the job table (jobs, execution plans, executor and slot
+// assignments, task states, split assignments), with its log and stable store
+// in raft-boltdb and snapshots on disk. Every change goes through the Raft
+// log, so a node that becomes leader carries on from the same state.
+//
+// The state machine (fsm.go) does no IO and is deterministic; Store (this
+// file) wires it to Raft over TCP.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/rs/zerolog"
+)
+
+// ErrNotLeader is returned by writes on a node that is not the leader.
+var ErrNotLeader = errors.New("not the raft leader")
+
+// Config configures a Store.
+type Config struct {
+	// Dir holds the raft log (raft.db) and snapshots. Required.
+	Dir string
+	// NodeID names this node in the group; defaults to "node-1".
+	NodeID string
+	// BindAddr is the raft TCP address; "127.0.0.1:0" picks a free port.
+	BindAddr string
+	// AdvertiseAddr is the address other nodes use; defaults to the bound
+	// address.
+	AdvertiseAddr string
+	// Bootstrap makes a new single-node group if Dir holds no raft state.
+	Bootstrap bool
+	// HeartbeatTimeout, ElectionTimeout and LeaderLeaseTimeout tune raft;
+	// zero values pick 200/200/100 ms, which elects a leader in well under a
+	// second on a LAN.
+	HeartbeatTimeout, ElectionTimeout, LeaderLeaseTimeout time.Duration
+	// ApplyTimeout bounds one write; default 10 s.
+	ApplyTimeout time.Duration
+	Logger       zerolog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.NodeID == "" {
+		c.NodeID = "node-1"
+	}
+	if c.BindAddr == "" {
+		c.BindAddr = "127.0.0.1:0"
+	}
+	if c.HeartbeatTimeout == 0 {
+		c.HeartbeatTimeout = 200 * time.Millisecond
+	}
+	if c.ElectionTimeout == 0 {
+		c.ElectionTimeout = 200 * time.Millisecond
+	}
+	if c.LeaderLeaseTimeout == 0 {
+		c.LeaderLeaseTimeout = 100 * time.Millisecond
+	}
+	if c.ApplyTimeout == 0 {
+		c.ApplyTimeout = 10 * time.Second
+	}
+}
+
+// Store is one node's view of the replicated job table. Its methods are safe
+// for concurrent use.
+type Store struct {
+	cfg       Config
+	raft      *raft.Raft
+	fsm       *fsm
+	transport *raft.NetworkTransport
+	logStore  *raftboltdb.BoltStore
+}
+
+// Open starts the raft node.
+func Open(cfg Config) (*Store, error) {
+	cfg.setDefaults()
+	if cfg.Dir == "" {
+		return nil, errors.New("store: Dir is required")
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create raft dir: %w", err)
+	}
+	log := cfg.Logger.With().Str("component", "raft").Logger()
+	hl := newHclog(log)
+
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.NodeID)
+	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
+	rc.ElectionTimeout = cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = cfg.LeaderLeaseTimeout
+	rc.Logger = hl
+	if err := raft.ValidateConfig(rc); err != nil {
+		return nil, fmt.Errorf("raft config: %w", err)
+	}
+
+	ln, err := net.Listen("tcp", cfg.BindAddr)
+	if err != nil {
+		return nil, fmt.Errorf("raft listen on %s: %w", cfg.BindAddr, err)
+	}
+	var adv net.Addr = ln.Addr()
+	if cfg.AdvertiseAddr != "" {
+		adv, err = net.ResolveTCPAddr("tcp", cfg.AdvertiseAddr)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("raft advertise address %q: %w", cfg.AdvertiseAddr, err)
+		}
+	}
+	transport := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  &tcpLayer{ln: ln, adv: adv},
+		MaxPool: 3,
+		Timeout: 10 * time.Second,
+		Logger:  hl,
+	})
+
+	logStore, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db")})
+	if err != nil {
+		transport.Close()
+		return nil, fmt.Errorf("open raft log in %s: %w", cfg.Dir, err)
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hl)
+	if err != nil {
+		logStore.Close()
+		transport.Close()
+		return nil, fmt.Errorf("open raft snapshots in %s: %w", cfg.Dir, err)
+	}
+	f := newFSM()
+	r, err := raft.NewRaft(rc, f, logStore, logStore, snaps, transport)
+	if err != nil {
+		logStore.Close()
+		transport.Close()
+		return nil, fmt.Errorf("start raft: %w", err)
+	}
+	s := &Store{cfg: cfg, raft: r, fsm: f, transport: transport, logStore: logStore}
+	if cfg.Bootstrap {
+		has, err := raft.HasExistingState(logStore, logStore, snaps)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("check raft state: %w", err)
+		}
+		if !has {
+			fut := r.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{
+				ID: rc.LocalID, Address: transport.LocalAddr(),
+			}}})
+			if err := fut.Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+				s.Close()
+				return nil, fmt.Errorf("bootstrap raft: %w", err)
+			}
+		}
+	}
+	return s, nil
+}
+
+// Addr is the raft transport address.
+func (s *Store) Addr() string { return string(s.transport.LocalAddr()) }
+
+// IsLeader reports whether this node leads the group.
+func (s *Store) IsLeader() bool { return s.raft.State() == raft.Leader }
+
+// LeaderCh signals leadership changes (true when this node becomes leader).
+func (s *Store) LeaderCh() <-chan bool { return s.raft.LeaderCh() }
+
+// WaitLeader blocks until this node is the leader or ctx ends.
+func (s *Store) WaitLeader(ctx context.Context) error {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for !s.IsLeader() {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for raft leadership: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+	// make sure everything committed by earlier leaders is applied here
+	return s.raft.Barrier(s.cfg.ApplyTimeout).Error()
+}
+
+// Apply replicates c and returns the state machine's response. It fails with
+// ErrNotLeader on followers.
+func (s *Store) Apply(c Command) (interface{}, error) {
+	data, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("encode command: %w", err)
+	}
+	fut := s.raft.Apply(data, s.cfg.ApplyTimeout)
+	if err := fut.Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+			return nil, fmt.Errorf("%w: %v", ErrNotLeader, err)
+		}
+		return nil, fmt.Errorf("raft apply: %w", err)
+	}
+	resp := fut.Response()
+	if err, ok := resp.(error); ok {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// Job returns a copy of the job.
+func (s *Store) Job(id string) (*Job, bool) { return s.fsm.job(id) }
+
+// Jobs returns copies of all jobs, newest first.
+func (s *Store) Jobs() []*Job { return s.fsm.list() }
+
+// Close stops the raft node.
+func (s *Store) Close() error {
+	err := s.raft.Shutdown().Error()
+	if cerr := s.transport.Close(); err == nil {
+		err = cerr
+	}
+	if cerr := s.logStore.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// tcpLayer is raft's StreamLayer over a listener we opened ourselves, so
+// that "127.0.0.1:0" works.
+type tcpLayer struct {
+	ln  net.Listener
+	adv net.Addr
+}
+
+func (t *tcpLayer) Accept() (net.Conn, error) { return t.ln.Accept() }
+func (t *tcpLayer) Close() error              { return t.ln.Close() }
+func (t *tcpLayer) Addr() net.Addr            { return t.adv }
+func (t *tcpLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	return net.DialTimeout("tcp", string(addr), timeout)
+}

@@ -1,0 +1,183 @@
+package coordinator
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"gocloud.dev/blob"
+
+	"github.com/sluicehq/sluice/coordinator/api"
+	"github.com/sluicehq/sluice/coordinator/jobspec"
+	"github.com/sluicehq/sluice/coordinator/plan"
+	"github.com/sluicehq/sluice/coordinator/store"
+	"github.com/sluicehq/sluice/executor/operator"
+)
+
+func (c *Coordinator) handleSubmit(w http.ResponseWriter, r *http.Request) {
+	body, ok := c.readBody(w, r)
+	if !ok {
+		return
+	}
+	format := ""
+	if ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil {
+		switch {
+		case strings.Contains(ct, "yaml"):
+			format = "yaml"
+		case strings.Contains(ct, "json"):
+			format = "json"
+		}
+	}
+	spec, err := jobspec.Parse(body, format)
+	if err != nil {
+		writeValidation(w, err)
+		return
+	}
+	j, err := c.prepare(r.Context(), spec)
+	if err != nil {
+		writeValidation(w, err)
+		return
+	}
+	if _, err := c.cfg.Store.Apply(store.Command{Submit: &store.SubmitCmd{Job: j}}); err != nil {
+		storeError(w, err)
+		return
+	}
+	c.log.Info().Str("job", j.ID).Str("name", j.Name).Int("slots", j.Plan.Slots).Msg("job submitted")
+	c.startMaster(j.ID)
+	writeJSON(w, http.StatusCreated, api.SubmitResponse{ID: j.ID})
+}
+
+func writeValidation(w http.ResponseWriter, err error) {
+	var ve *jobspec.ValidationError
+	if errors.As(err, &ve) {
+		details := make([]string, len(ve.Errors))
+		for i, fe := range ve.Errors {
+			details[i] = fe.Error()
+		}
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("invalid job spec: %d problem(s)", len(details)), details...)
+		return
+	}
+	writeError(w, http.StatusBadRequest, "invalid job spec: "+err.Error())
+}
+
+// prepare validates a spec and builds the job record: plan, tasks and input
+// splits. Nothing is started and nothing is stored.
+func (c *Coordinator) prepare(ctx context.Context, spec *jobspec.Spec) (*store.Job, error) {
+	spec.Normalize()
+	if err := spec.Validate(c.cfg.Registry); err != nil {
+		return nil, err
+	}
+	p, err := plan.Build(spec)
+	if err != nil {
+		return nil, fmt.Errorf("build execution plan: %w", err)
+	}
+	id, err := newJobID()
+	if err != nil {
+		return nil, err
+	}
+	j := &store.Job{
+		ID:          id,
+		Name:        spec.Name,
+		Bucket:      c.cfg.Bucket,
+		Spec:        spec,
+		Plan:        p,
+		State:       api.JobCreated,
+		SubmittedAt: time.Now().UTC(),
+		Executors:   map[int]*store.Executor{},
+		Tasks:       map[string]*store.Task{},
+		Splits:      map[string]*store.SplitQueue{},
+	}
+	for _, st := range p.Subtasks() {
+		j.Tasks[store.TaskKey(st)] = &store.Task{Pipeline: st.Pipeline, Index: st.Index, State: api.TaskCreated}
+	}
+	env := &enumerateEnv{open: c.cfg.OpenBucket, defaultURL: c.cfg.Bucket, log: c.log.With().Str("job", id).Logger()}
+	defer env.close()
+	var problems []jobspec.FieldError
+	for i, v := range spec.Vertices {
+		def, _ := c.cfg.Registry.Resolve(v.Operator, len(spec.Inputs(v.ID)) == 0)
+		if def.Kind != operator.KindSource {
+			continue
+		}
+		cfg, ferrs := def.DecodeConfig(v.Config)
+		if len(ferrs) > 0 { // Validate already reported these
+			continue
+		}
+		env.parallelism = v.Parallelism
+		ectx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		splits, err := def.Splits(ectx, env, cfg)
+		cancel()
+		if err != nil {
+			path := fmt.Sprintf("vertices[%d].config", i)
+			var fe *operator.FieldError
+			if errors.As(err, &fe) && fe.Field != "" {
+				path += "." + fe.Field
+				err = errors.New(fe.Msg)
+			}
+			problems = append(problems, jobspec.FieldError{Path: path, Msg: err.Error()})
+			continue
+		}
+		j.Splits[v.ID] = &store.SplitQueue{Pending: splits, Assigned: map[int][]string{}}
+	}
+	if len(problems) > 0 {
+		return nil, &jobspec.ValidationError{Errors: problems}
+	}
+	return j, nil
+}
+
+func newJobID() (string, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("make job id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// enumerateEnv gives split enumerators buckets on the coordinator.
+type enumerateEnv struct {
+	open        BucketOpener
+	defaultURL  string
+	parallelism int
+	log         zerolog.Logger
+
+	mu      sync.Mutex
+	buckets map[string]*blob.Bucket
+}
+
+func (e *enumerateEnv) Bucket(ctx context.Context, url string) (*blob.Bucket, error) {
+	if url == "" {
+		url = e.defaultURL
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if b, ok := e.buckets[url]; ok {
+		return b, nil
+	}
+	b, err := e.open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	if e.buckets == nil {
+		e.buckets = map[string]*blob.Bucket{}
+	}
+	e.buckets[url] = b
+	return b, nil
+}
+
+func (e *enumerateEnv) Parallelism() int       { return e.parallelism }
+func (e *enumerateEnv) Logger() zerolog.Logger { return e.log }
+
+func (e *enumerateEnv) close() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, b := range e.buckets {
+		_ = b.Close()
+	}
+}

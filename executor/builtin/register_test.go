@@ -1,0 +1,175 @@
+package builtin
+
+import (
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/sluicehq/sluice/executor/operator"
+	"github.com/sluicehq/sluice/executor/operator/operatortest"
+)
+
+func def(t testing.TB, name string) operator.Definition {
+	t.Helper()
+	d, ok := NewRegistry().Lookup(name)
+	if !ok {
+		t.Fatalf("no operator %q", name)
+	}
+	return d
+}
+
+func TestRegistry(t *testing.T) {
+	r := NewRegistry()
+	want := []string{"count", "datagen", "files", "files-sink", "filter", "flatmap", "map", "max", "min", "print", "reduce", "sum", "tokenize"}
+	if got := r.Names(); !slices.Equal(got, want) {
+		t.Fatalf("names = %v, want %v", got, want)
+	}
+	if err := Register(r); err == nil {
+		t.Fatal("registering twice: no error")
+	}
+	for _, name := range want {
+		d, _ := r.Lookup(name)
+		if d.Doc == "" {
+			t.Errorf("%s: no doc", name)
+		}
+		keyed := slices.Contains([]string{"count", "sum", "min", "max", "reduce"}, name)
+		if d.Keyed != keyed {
+			t.Errorf("%s: Keyed = %v", name, d.Keyed)
+		}
+		if d.NewConfig == nil {
+			continue
+		}
+		// json tags are lowerCamelCase and every field has one
+		ty := reflect.TypeOf(d.NewConfig()).Elem()
+		for i := range ty.NumField() {
+			tag := ty.Field(i).Tag.Get("json")
+			if tag == "" || strings.ToLower(tag[:1]) != tag[:1] {
+				t.Errorf("%s: field %s has json tag %q", name, ty.Field(i).Name, tag)
+			}
+		}
+		// the defaults alone either decode or fail only on required fields
+		if _, errs := d.DecodeConfig(nil); len(errs) > 0 {
+			for _, e := range errs {
+				if e.Field == "" || !strings.Contains(e.Msg, "required") {
+					t.Errorf("%s: default config: %v", name, e)
+				}
+			}
+		}
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	tests := []struct {
+		op, raw string
+		want    any
+	}{
+		{"files", `{"prefix":"in/"}`, &FilesSourceConfig{Prefix: "in/", SplitSize: 8 << 20, Field: "line"}},
+		{"datagen", `{}`, &DatagenConfig{Keys: 100, Chunk: 100000}},
+		{"flatmap", `{"expr":"[1]"}`, &FlatmapConfig{Expr: "[1]", As: "value"}},
+		{"tokenize", `{}`, &TokenizeConfig{Field: "line", As: "word", Lowercase: true, MinLength: 1}},
+		{"count", `{}`, &CountConfig{As: "count", Emit: "final"}},
+		{"sum", `{"field":"x"}`, &AggregateConfig{Field: "x", As: "sum", Emit: "final"}},
+		{"min", `{"field":"x"}`, &AggregateConfig{Field: "x", As: "min", Emit: "final"}},
+		{"max", `{"field":"x"}`, &AggregateConfig{Field: "x", As: "max", Emit: "final"}},
+		{"reduce", `{"expr":"1"}`, &ReduceConfig{Expr: "1", As: "value", Emit: "final"}},
+		{"files-sink", `{"prefix":"out"}`, &FilesSinkConfig{Prefix: "out", Format: "jsonl"}},
+		{"print", ``, &PrintConfig{Prefix: true}},
+	}
+	for _, tc := range tests {
+		got := operatortest.DecodeConfig(t, def(t, tc.op), tc.raw)
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s %s: got %+v, want %+v", tc.op, tc.raw, got, tc.want)
+		}
+	}
+}
+
+// TestConfigErrors checks that every config problem names its field.
+func TestConfigErrors(t *testing.T) {
+	tests := []struct {
+		op, raw string
+		want    []string // one substring per expected error
+	}{
+		// unknown fields, with suggestions
+		{"filter", `{"expr":"true","exp":"x"}`, []string{`exp: unknown field "exp" (did you mean "expr"?)`}},
+		{"files", `{"prefix":"a","splitsize":2048}`, []string{`splitsize: unknown field "splitsize" (did you mean "splitSize"?)`}},
+		{"print", `{"prefx":false}`, []string{`prefx: unknown field`}},
+		// wrong types
+		{"files", `{"prefix":1}`, []string{"prefix: must be a string, not number"}},
+		{"files", `{"prefix":"a","splitSize":"big"}`, []string{"splitSize: must be an integer, not string"}},
+		{"datagen", `{"count":1.5}`, []string{"count: must be an integer"}},
+		{"datagen", `{"rate":"fast"}`, []string{"rate: must be a number, not string"}},
+		{"tokenize", `{"lowercase":"yes"}`, []string{"lowercase: must be a boolean"}},
+		{"files-sink", `{"prefix":"o","fields":"a"}`, []string{"fields: must be a list, not string"}},
+		{"map", `{"set":["a"]}`, []string{"set: must be an object, not array"}},
+		{"count", `[]`, []string{"must be an object"}},
+		// missing required fields
+		{"files", `{}`, []string{"prefix: required"}},
+		{"files", `{"prefix":"a","field":""}`, []string{"field: required"}},
+		{"filter", `{}`, []string{"expr: required"}},
+		{"flatmap", `{"expr":"[]","as":""}`, []string{"as: required"}},
+		{"sum", `{}`, []string{"field: required"}},
+		{"min", `{"as":""}`, []string{"field: required", "as: required"}},
+		{"reduce", `{}`, []string{"expr: required"}},
+		{"files-sink", `{}`, []string{"prefix: required"}},
+		{"map", `{}`, []string{"expr: one of expr and set is required"}},
+		// bad values
+		{"files", `{"prefix":"a","splitSize":10}`, []string{"splitSize: must be at least 1024 bytes, not 10"}},
+		{"datagen", `{"count":-1,"keys":0,"rate":-2,"chunk":0}`, []string{"count: must not be negative", "keys: must be at least 1", "rate: must be a non-negative", "chunk: must be at least 1"}},
+		{"datagen", `{"count":10000000000,"chunk":1}`, []string{"chunk: count 10000000000 in chunks of 1 makes"}},
+		{"tokenize", `{"minLength":0,"field":""}`, []string{"field: required", "minLength: must be at least 1, not 0"}},
+		{"count", `{"emit":"sometimes"}`, []string{`emit: must be "final" or "every", not "sometimes"`}},
+		{"files-sink", `{"prefix":"o","format":"xml"}`, []string{`format: must be "jsonl", "csv" or "text", not "xml"`}},
+		{"files-sink", `{"prefix":"o","format":"csv"}`, []string{`fields: required by format "csv"`}},
+		{"files-sink", `{"prefix":"o","header":true}`, []string{`header: only format "csv" has a header`}},
+		{"files-sink", `{"prefix":"o","fields":["a","","a"]}`, []string{"fields[1]: empty field name", `fields[2]: duplicate field "a"`}},
+		{"map", `{"expr":"{}","set":{"a":"1"}}`, []string{"set: expr and set are mutually exclusive"}},
+		// bad expressions
+		{"filter", `{"expr":"amount >"}`, []string{`expr: invalid expression "amount >": unexpected token EOF (1:8)`}},
+		{"map", `{"expr":"{a: "}`, []string{`expr: invalid expression "{a: "`}},
+		{"map", `{"set":{"a":"1","b":"(","c":"x +"}}`, []string{`set.b: invalid expression "("`, `set.c: invalid expression "x +"`}},
+		{"flatmap", `{"expr":"filter([1], 1)"}`, []string{`expr: invalid expression "filter([1], 1)": predicate should return boolean (got int) (1:13)`}},
+		{"reduce", `{"expr":"acc +"}`, []string{`expr: invalid expression "acc +"`}},
+		{"filter", `{"expr":"` + strings.Repeat("x", 5000) + `"}`, []string{"expr: expression \"" + strings.Repeat("x", 80) + "\"... is 5000 bytes long, more than the limit of 4096"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.op+" "+tc.raw[:min(len(tc.raw), 40)], func(t *testing.T) {
+			errs := operatortest.ConfigErrors(def(t, tc.op), tc.raw)
+			joined := strings.Join(errs, "\n")
+			if len(errs) != len(tc.want) {
+				t.Fatalf("got %d errors, want %d:\n%s", len(errs), len(tc.want), joined)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(joined, w) {
+					t.Errorf("errors do not contain %q:\n%s", w, joined)
+				}
+			}
+			// every error names a field, except a config that is not an object
+			_, fes := def(t, tc.op).DecodeConfig([]byte(tc.raw))
+			for _, fe := range fes {
+				if fe.Field == "" && !strings.Contains(fe.Msg, "must be an object") {
+					t.Errorf("error without a field: %v", fe)
+				}
+			}
+		})
+	}
+}
+
+func TestNewOperatorAcceptsGoConfigs(t *testing.T) {
+	// programs that build configs in Go get validation too
+	if _, err := def(t, "filter").NewOperator(&FilterConfig{Expr: "1 +"}); err == nil || !strings.Contains(err.Error(), "expr: invalid expression") {
+		t.Errorf("bad expr: %v", err)
+	}
+	if _, err := def(t, "filter").NewOperator(FilterConfig{Expr: "true"}); err != nil {
+		t.Errorf("value config: %v", err)
+	}
+	if _, err := def(t, "print").NewOperator(nil); err != nil {
+		t.Errorf("nil config: %v", err)
+	}
+	if _, err := def(t, "print").NewOperator(&FilterConfig{}); err == nil || !strings.Contains(err.Error(), "want *builtin.PrintConfig") {
+		t.Errorf("wrong config type: %v", err)
+	}
+	if _, err := def(t, "sum").NewOperator(nil); err == nil || !strings.Contains(err.Error(), "field: required") {
+		t.Errorf("nil config of sum: %v", err)
+	}
+}

@@ -1,0 +1,245 @@
+// Package executor is the ephemeral per-slot executor process. It opens a
+// data port (executor/exchange), registers with the coordinator, waits for
+// its deployment, runs its subtasks (executor/task) with one goroutine each,
+// reports their states and metrics, and exits when they are done, when the
+// job is cancelled, or when the coordinator has been unreachable for longer
+// than the heartbeat timeout.
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"gocloud.dev/blob"
+
+	"github.com/sluicehq/sluice/coordinator/api"
+	"github.com/sluicehq/sluice/executor/exchange"
+	"github.com/sluicehq/sluice/executor/operator"
+	"github.com/sluicehq/sluice/executor/task"
+)
+
+// BucketOpener opens a bucket URL.
+type BucketOpener func(ctx context.Context, url string) (*blob.Bucket, error)
+
+// Config configures an executor process.
+type Config struct {
+	CoordinatorURL string
+	Token          string
+	ExecutorID     string
+	Job            string
+	Slot           int
+	Attempt        int
+	// DataListen is the data port's listen address; default 127.0.0.1:0.
+	DataListen string
+	Registry   *operator.Registry
+	OpenBucket BucketOpener
+	// Stdout receives the print sink's output; default os.Stdout.
+	Stdout io.Writer
+	// HeartbeatInterval defaults to 1 s; HeartbeatTimeout (how long the
+	// coordinator may be unreachable before the executor gives up) to 15 s.
+	HeartbeatInterval, HeartbeatTimeout time.Duration
+	// BufferSize and Credits tune the data plane (exchange defaults).
+	BufferSize, Credits int
+	Logger              zerolog.Logger
+}
+
+// Run runs the executor until its subtasks end. It returns an error when a
+// subtask failed or the executor could not do its work.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.HeartbeatInterval == 0 {
+		cfg.HeartbeatInterval = time.Second
+	}
+	if cfg.HeartbeatTimeout == 0 {
+		cfg.HeartbeatTimeout = 15 * time.Second
+	}
+	if cfg.Stdout == nil {
+		cfg.Stdout = os.Stdout
+	}
+	if cfg.Registry == nil || cfg.OpenBucket == nil {
+		return errors.New("executor: Registry and OpenBucket are required")
+	}
+	log := cfg.Logger.With().Str("component", "executor").Str("executor", cfg.ExecutorID).Logger()
+	client := api.NewClient(cfg.CoordinatorURL, cfg.Token)
+
+	ex, err := exchange.New(exchange.Config{
+		ListenAddr: cfg.DataListen, Token: cfg.Token,
+		BufferSize: cfg.BufferSize, Credits: cfg.Credits, Logger: log,
+	})
+	if err != nil {
+		return fmt.Errorf("open data port: %w", err)
+	}
+	defer ex.Close()
+
+	if err := client.Register(ctx, api.RegisterRequest{
+		ExecutorID: cfg.ExecutorID, Job: cfg.Job, Slot: cfg.Slot, Attempt: cfg.Attempt,
+		DataAddr: ex.Addr(), PID: os.Getpid(),
+	}); err != nil {
+		return err
+	}
+	log.Debug().Str("data", ex.Addr()).Msg("registered")
+
+	d, err := waitDeployment(ctx, client, cfg)
+	if err != nil {
+		return err
+	}
+	if d.Cancel {
+		log.Info().Msg("job cancelled before deployment")
+		return nil
+	}
+
+	buckets := &bucketCache{open: cfg.OpenBucket, defaultURL: d.Bucket}
+	defer buckets.close()
+
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	tasks := make([]*task.Task, 0, len(d.Subtasks))
+	for _, id := range d.Subtasks {
+		t, err := task.New(task.Config{
+			Job: d.Job, Attempt: d.Attempt, Spec: d.Spec, Plan: d.Plan, ID: id,
+			Registry: cfg.Registry, Exchange: ex, Peers: d.Peers,
+			Splits:  &splitClient{c: client, job: d.Job, executor: cfg.ExecutorID},
+			Buckets: buckets.get, Stdout: cfg.Stdout, Logger: log,
+		})
+		if err != nil {
+			return fmt.Errorf("prepare subtask %v: %w", id, err)
+		}
+		tasks = append(tasks, t)
+	}
+
+	hb := &heartbeater{client: client, cfg: cfg, ex: ex, tasks: tasks, cancel: cancel, log: log}
+	hbDone := make(chan struct{})
+	go func() {
+		defer close(hbDone)
+		hb.run(runCtx)
+	}()
+
+	var wg sync.WaitGroup
+	errs := make([]error, len(tasks))
+	for i, t := range tasks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := d.Subtasks[i]
+			report := func(state api.TaskState, msg string) {
+				rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer rcancel()
+				err := client.UpdateTask(rctx, api.TaskUpdate{
+					ExecutorID: cfg.ExecutorID, Job: d.Job, Pipeline: id.Pipeline, Index: id.Index,
+					State: state, Error: msg, Metrics: t.Metrics(),
+				})
+				if err != nil {
+					log.Warn().Err(err).Msg("report task state")
+				}
+			}
+			report(api.TaskRunning, "")
+			err := t.Run(runCtx)
+			switch {
+			case err == nil:
+				report(api.TaskFinished, "")
+			case runCtx.Err() != nil:
+				report(api.TaskCanceled, context.Cause(runCtx).Error())
+			default:
+				errs[i] = fmt.Errorf("subtask %d.%d: %w", id.Pipeline, id.Index, err)
+				log.Error().Err(err).Int("pipeline", id.Pipeline).Int("index", id.Index).Msg("subtask failed")
+				report(api.TaskFailed, err.Error())
+			}
+		}()
+	}
+	wg.Wait()
+	cancel(errors.New("executor done"))
+	<-hbDone
+	hb.send(ctx, true)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if hb.lostCoordinator.Load() {
+		return errors.New("lost the coordinator: no heartbeat answered within the timeout")
+	}
+	return nil
+}
+
+func waitDeployment(ctx context.Context, client *api.Client, cfg Config) (*api.Deployment, error) {
+	failedSince := time.Time{}
+	for {
+		d, err := client.Deployment(ctx, cfg.ExecutorID, 30*time.Second)
+		if err == nil && d != nil {
+			return d, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if err != nil {
+			if failedSince.IsZero() {
+				failedSince = time.Now()
+			}
+			if time.Since(failedSince) > cfg.HeartbeatTimeout {
+				return nil, err
+			}
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(200 * time.Millisecond): // retry pacing, not synchronisation
+			}
+			continue
+		}
+		failedSince = time.Time{}
+	}
+}
+
+// splitClient asks the coordinator for splits.
+type splitClient struct {
+	c        *api.Client
+	job      string
+	executor string
+}
+
+func (s *splitClient) NextSplit(ctx context.Context, vertex string, subtask int) (*operator.Split, bool, error) {
+	resp, err := s.c.NextSplit(ctx, api.SplitRequest{ExecutorID: s.executor, Job: s.job, Vertex: vertex, Subtask: subtask})
+	if err != nil {
+		return nil, false, err
+	}
+	return resp.Split, resp.Done, nil
+}
+
+// bucketCache opens each bucket once per executor.
+type bucketCache struct {
+	open       BucketOpener
+	defaultURL string
+	mu         sync.Mutex
+	m          map[string]*blob.Bucket
+}
+
+func (b *bucketCache) get(ctx context.Context, url string) (*blob.Bucket, error) {
+	if url == "" {
+		url = b.defaultURL
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if bk, ok := b.m[url]; ok {
+		return bk, nil
+	}
+	bk, err := b.open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	if b.m == nil {
+		b.m = map[string]*blob.Bucket{}
+	}
+	b.m[url] = bk
+	return bk, nil
+}
+
+func (b *bucketCache) close() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, bk := range b.m {
+		_ = bk.Close()
+	}
+}
