@@ -32,6 +32,14 @@ func Open(ctx context.Context, rawURL string) (*blob.Bucket, error) {
 			return nil, fmt.Errorf("open bucket %s: %s is not a directory", rawURL, pu.Path)
 		}
 	}
+	if strings.HasPrefix(u, "file://") && !strings.Contains(u, "metadata=") {
+		// no .attrs sidecar files next to users' outputs
+		if strings.Contains(u, "?") {
+			u += "&metadata=skip"
+		} else {
+			u += "?metadata=skip"
+		}
+	}
 	b, err := blob.OpenBucket(ctx, u)
 	if err != nil {
 		return nil, fmt.Errorf("open bucket %s: %w", rawURL, err)

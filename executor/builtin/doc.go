@@ -15,8 +15,10 @@
 //     have combiners that pre-aggregate before the shuffle
 //
 // Sinks:
-//   - files-sink: one part object per subtask in jsonl, csv or text
-//     (FilesSinkConfig)
+//   - files: one part object per subtask in jsonl, csv or text
+//     (FilesSinkConfig); it shares its name with the files source, and the
+//     registry resolves the name by the vertex's role
+//     (operator.Registry.Resolve)
 //   - print: records as JSON lines on the executor's stdout
 //
 // Every operator reuses the record it passes to Emit: a downstream operator

@@ -120,7 +120,7 @@ func partName(prefix, job, vertex string, subtask int, format string) string {
 func (s *filesSink) Open(ctx context.Context, oc operator.Context, _ operator.Emitter) error {
 	b, err := oc.Bucket(ctx, s.cfg.Bucket)
 	if err != nil {
-		return fmt.Errorf("files-sink: open %s: %w", bucketName(s.cfg.Bucket), err)
+		return fmt.Errorf("files sink: open %s: %w", bucketName(s.cfg.Bucket), err)
 	}
 	s.key = partName(s.cfg.Prefix, oc.Job(), oc.Vertex(), oc.Subtask(), s.cfg.Format)
 	contentType := map[string]string{
@@ -132,7 +132,7 @@ func (s *filesSink) Open(ctx context.Context, oc operator.Context, _ operator.Em
 	w, err := b.NewWriter(wctx, s.key, &blob.WriterOptions{ContentType: contentType})
 	if err != nil {
 		cancel()
-		return fmt.Errorf("files-sink: create %s in %s: %w", s.key, bucketName(s.cfg.Bucket), err)
+		return fmt.Errorf("files sink: create %s in %s: %w", s.key, bucketName(s.cfg.Bucket), err)
 	}
 	s.w, s.cancel = w, cancel
 	s.bw = bufio.NewWriterSize(w, filesSinkBuffer)
@@ -149,7 +149,7 @@ func (s *filesSink) Open(ctx context.Context, oc operator.Context, _ operator.Em
 }
 
 func (s *filesSink) writeError(err error) error {
-	return fmt.Errorf("files-sink: write %s in %s: %w", s.key, bucketName(s.cfg.Bucket), err)
+	return fmt.Errorf("files sink: write %s in %s: %w", s.key, bucketName(s.cfg.Bucket), err)
 }
 
 func (s *filesSink) Process(r *record.Record) error {
@@ -233,7 +233,7 @@ func (s *filesSink) EndInput() error {
 	w := s.w
 	s.w = nil
 	if err := w.Close(); err != nil {
-		return fmt.Errorf("files-sink: commit %s in %s: %w", s.key, bucketName(s.cfg.Bucket), err)
+		return fmt.Errorf("files sink: commit %s in %s: %w", s.key, bucketName(s.cfg.Bucket), err)
 	}
 	return nil
 }

@@ -65,7 +65,7 @@ func TestFilesSink(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			oc, b := memContext(t)
 			oc.JobID, oc.VertexID, oc.SubtaskID = "job-7", "sink", 2
-			out, err := runOp(t, "files-sink", tc.cfg, oc, in...)
+			out, err := runOp(t, "files:sink", tc.cfg, oc, in...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -85,7 +85,7 @@ func TestFilesSink(t *testing.T) {
 
 func TestFilesSinkEmptyInput(t *testing.T) {
 	oc, b := memContext(t)
-	if _, err := runOp(t, "files-sink", `{"prefix":"o","format":"csv","fields":["a","b"],"header":true}`, oc); err != nil {
+	if _, err := runOp(t, "files:sink", `{"prefix":"o","format":"csv","fields":["a","b"],"header":true}`, oc); err != nil {
 		t.Fatal(err)
 	}
 	got, err := b.ReadAll(t.Context(), "o/part-v-00000.csv")
@@ -117,7 +117,7 @@ func TestFilesSinkCommitsOnlyAtEndInput(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			for _, commit := range []bool{false, true} {
 				oc, b := open(t)
-				op := operatortest.NewOperator(t, def(t, "files-sink"), `{"prefix":"res"}`)
+				op := operatortest.NewOperator(t, def(t, "files:sink"), `{"prefix":"res"}`)
 				if err := op.Open(t.Context(), oc, operator.EmitterFunc(func(*record.Record) error { return nil })); err != nil {
 					t.Fatal(err)
 				}
@@ -176,8 +176,8 @@ func TestFilesSinkCommitsOnlyAtEndInput(t *testing.T) {
 func TestFilesSinkBucketError(t *testing.T) {
 	oc := operatortest.NewContext(t)
 	oc.OpenBucket = func(context.Context, string) (*blob.Bucket, error) { return nil, os.ErrPermission }
-	_, err := runOp(t, "files-sink", `{"prefix":"o","bucket":"s3://nope"}`, oc, `{"a":1}`)
-	if err == nil || !strings.Contains(err.Error(), `open: files-sink: open bucket "s3://nope": permission denied`) {
+	_, err := runOp(t, "files:sink", `{"prefix":"o","bucket":"s3://nope"}`, oc, `{"a":1}`)
+	if err == nil || !strings.Contains(err.Error(), `open: files sink: open bucket "s3://nope": permission denied`) {
 		t.Fatalf("err = %v", err)
 	}
 }

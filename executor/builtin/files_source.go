@@ -22,7 +22,8 @@ import (
 type FilesSourceConfig struct {
 	// Bucket is the bucket URL; "" is the job's default bucket.
 	Bucket string `json:"bucket"`
-	// Prefix selects the objects, recursively. Objects with a path element
+	// Prefix selects the objects, recursively; "" selects the whole bucket.
+	// Objects with a path element
 	// (after the prefix's last '/') that starts with '.' or '_' are skipped:
 	// they are hidden or still being written.
 	Prefix string `json:"prefix"`

@@ -184,7 +184,7 @@ func TestFilesSourceSplits(t *testing.T) {
 	} {
 		write(t, b, key, strings.Repeat("x\n", size/2))
 	}
-	d := def(t, "files")
+	d := def(t, "files:source")
 	tests := []struct {
 		cfg  string
 		want []string // split ids
@@ -194,7 +194,7 @@ func TestFilesSourceSplits(t *testing.T) {
 		{`{"prefix":"in"}`, []string{"in/a.txt@0", "in/sub/b.txt@0", "inner/x.txt@0"}},
 		{`{"prefix":"in/sub/"}`, []string{"in/sub/b.txt@0"}},
 		{`{"prefix":"in/_temporary/"}`, []string{"in/_temporary/c@0"}}, // hidden only below the prefix
-		{`{"prefix":"in/empty"}`, nil},                                // an empty object: no splits, no error
+		{`{"prefix":"in/empty"}`, nil},                                 // an empty object: no splits, no error
 	}
 	for _, tc := range tests {
 		splits, err := d.Splits(t.Context(), oc, operatortest.DecodeConfig(t, d, tc.cfg))
@@ -225,7 +225,7 @@ func TestFilesSourceSplitErrors(t *testing.T) {
 	oc, b := memContext(t)
 	write(t, b, "in/.hidden", "x\n")
 	write(t, b, "in/_SUCCESS", "")
-	d := def(t, "files")
+	d := def(t, "files:source")
 	tests := []struct{ cfg, want string }{
 		{`{"prefix":"nothing/"}`, `prefix: no objects under "nothing/" in the job's default bucket`},
 		{`{"prefix":"in/"}`, `prefix: no objects under "in/" in the job's default bucket`},
@@ -311,7 +311,7 @@ func TestFilesSourceFileblob(t *testing.T) {
 	oc.OpenBucket = func(ctx context.Context, url string) (*blob.Bucket, error) {
 		return fileblob.OpenBucket(url, nil)
 	}
-	d := def(t, "files")
+	d := def(t, "files:source")
 	cfg := operatortest.DecodeConfig(t, d, fmt.Sprintf(`{"bucket":%q,"prefix":"logs/","splitSize":4096}`, dir))
 	out := operatortest.ReadAllSplits(t, d, cfg, oc)
 	got := make([]string, len(out))
@@ -340,7 +340,7 @@ func BenchmarkFilesSource(b *testing.B) {
 	defer bucket.Close()
 	oc := operatortest.NewContext(b)
 	oc.DefaultBucket = bucket
-	d := def(b, "files")
+	d := def(b, "files:source")
 	cfg := operatortest.DecodeConfig(b, d, `{"prefix":"big"}`)
 	splits, err := d.Splits(b.Context(), oc, cfg)
 	if err != nil {

@@ -10,9 +10,12 @@ import (
 	"github.com/sluicehq/sluice/executor/operator/operatortest"
 )
 
+// def returns a built-in definition; "name:source" and "name:sink" pick a
+// role when a source and a sink share the name.
 func def(t testing.TB, name string) operator.Definition {
 	t.Helper()
-	d, ok := NewRegistry().Lookup(name)
+	name, role, _ := strings.Cut(name, ":")
+	d, ok := NewRegistry().Resolve(name, role == "source")
 	if !ok {
 		t.Fatalf("no operator %q", name)
 	}
@@ -21,23 +24,30 @@ func def(t testing.TB, name string) operator.Definition {
 
 func TestRegistry(t *testing.T) {
 	r := NewRegistry()
-	want := []string{"count", "datagen", "files", "files-sink", "filter", "flatmap", "map", "max", "min", "print", "reduce", "sum", "tokenize"}
+	want := []string{"count", "datagen", "files", "filter", "flatmap", "map", "max", "min", "print", "reduce", "sum", "tokenize"}
 	if got := r.Names(); !slices.Equal(got, want) {
 		t.Fatalf("names = %v, want %v", got, want)
 	}
 	if err := Register(r); err == nil {
 		t.Fatal("registering twice: no error")
 	}
-	for _, name := range want {
-		d, _ := r.Lookup(name)
+	if d, _ := r.Resolve("files", true); d.Kind != operator.KindSource {
+		t.Errorf("files as a source: %v", d.Kind)
+	}
+	if d, _ := r.Resolve("files", false); d.Kind != operator.KindSink {
+		t.Errorf("files as a sink: %v", d.Kind)
+	}
+	for _, d := range Definitions() {
+		name := d.Name + ":" + d.Kind.String()
 		if d.Doc == "" {
 			t.Errorf("%s: no doc", name)
 		}
-		keyed := slices.Contains([]string{"count", "sum", "min", "max", "reduce"}, name)
+		keyed := slices.Contains([]string{"count", "sum", "min", "max", "reduce"}, d.Name)
 		if d.Keyed != keyed {
 			t.Errorf("%s: Keyed = %v", name, d.Keyed)
 		}
 		if d.NewConfig == nil {
+			t.Errorf("%s: no config", name)
 			continue
 		}
 		// json tags are lowerCamelCase and every field has one
@@ -64,7 +74,7 @@ func TestDefaults(t *testing.T) {
 		op, raw string
 		want    any
 	}{
-		{"files", `{"prefix":"in/"}`, &FilesSourceConfig{Prefix: "in/", SplitSize: 8 << 20, Field: "line"}},
+		{"files:source", `{"prefix":"in/"}`, &FilesSourceConfig{Prefix: "in/", SplitSize: 8 << 20, Field: "line"}},
 		{"datagen", `{}`, &DatagenConfig{Keys: 100, Chunk: 100000}},
 		{"flatmap", `{"expr":"[1]"}`, &FlatmapConfig{Expr: "[1]", As: "value"}},
 		{"tokenize", `{}`, &TokenizeConfig{Field: "line", As: "word", Lowercase: true, MinLength: 1}},
@@ -73,7 +83,7 @@ func TestDefaults(t *testing.T) {
 		{"min", `{"field":"x"}`, &AggregateConfig{Field: "x", As: "min", Emit: "final"}},
 		{"max", `{"field":"x"}`, &AggregateConfig{Field: "x", As: "max", Emit: "final"}},
 		{"reduce", `{"expr":"1"}`, &ReduceConfig{Expr: "1", As: "value", Emit: "final"}},
-		{"files-sink", `{"prefix":"out"}`, &FilesSinkConfig{Prefix: "out", Format: "jsonl"}},
+		{"files:sink", `{"prefix":"out"}`, &FilesSinkConfig{Prefix: "out", Format: "jsonl"}},
 		{"print", ``, &PrintConfig{Prefix: true}},
 	}
 	for _, tc := range tests {
@@ -92,37 +102,36 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		// unknown fields, with suggestions
 		{"filter", `{"expr":"true","exp":"x"}`, []string{`exp: unknown field "exp" (did you mean "expr"?)`}},
-		{"files", `{"prefix":"a","splitsize":2048}`, []string{`splitsize: unknown field "splitsize" (did you mean "splitSize"?)`}},
+		{"files:source", `{"prefix":"a","splitsize":2048}`, []string{`splitsize: unknown field "splitsize" (did you mean "splitSize"?)`}},
 		{"print", `{"prefx":false}`, []string{`prefx: unknown field`}},
 		// wrong types
-		{"files", `{"prefix":1}`, []string{"prefix: must be a string, not number"}},
-		{"files", `{"prefix":"a","splitSize":"big"}`, []string{"splitSize: must be an integer, not string"}},
+		{"files:source", `{"prefix":1}`, []string{"prefix: must be a string, not number"}},
+		{"files:source", `{"prefix":"a","splitSize":"big"}`, []string{"splitSize: must be an integer, not string"}},
 		{"datagen", `{"count":1.5}`, []string{"count: must be an integer"}},
 		{"datagen", `{"rate":"fast"}`, []string{"rate: must be a number, not string"}},
 		{"tokenize", `{"lowercase":"yes"}`, []string{"lowercase: must be a boolean"}},
-		{"files-sink", `{"prefix":"o","fields":"a"}`, []string{"fields: must be a list, not string"}},
+		{"files:sink", `{"prefix":"o","fields":"a"}`, []string{"fields: must be a list, not string"}},
 		{"map", `{"set":["a"]}`, []string{"set: must be an object, not array"}},
 		{"count", `[]`, []string{"must be an object"}},
 		// missing required fields
-		{"files", `{}`, []string{"prefix: required"}},
-		{"files", `{"prefix":"a","field":""}`, []string{"field: required"}},
+		{"files:source", `{"prefix":"a","field":""}`, []string{"field: required"}},
 		{"filter", `{}`, []string{"expr: required"}},
 		{"flatmap", `{"expr":"[]","as":""}`, []string{"as: required"}},
 		{"sum", `{}`, []string{"field: required"}},
 		{"min", `{"as":""}`, []string{"field: required", "as: required"}},
 		{"reduce", `{}`, []string{"expr: required"}},
-		{"files-sink", `{}`, []string{"prefix: required"}},
+		{"files:sink", `{}`, []string{"prefix: required"}},
 		{"map", `{}`, []string{"expr: one of expr and set is required"}},
 		// bad values
-		{"files", `{"prefix":"a","splitSize":10}`, []string{"splitSize: must be at least 1024 bytes, not 10"}},
+		{"files:source", `{"prefix":"a","splitSize":10}`, []string{"splitSize: must be at least 1024 bytes, not 10"}},
 		{"datagen", `{"count":-1,"keys":0,"rate":-2,"chunk":0}`, []string{"count: must not be negative", "keys: must be at least 1", "rate: must be a non-negative", "chunk: must be at least 1"}},
 		{"datagen", `{"count":10000000000,"chunk":1}`, []string{"chunk: count 10000000000 in chunks of 1 makes"}},
 		{"tokenize", `{"minLength":0,"field":""}`, []string{"field: required", "minLength: must be at least 1, not 0"}},
 		{"count", `{"emit":"sometimes"}`, []string{`emit: must be "final" or "every", not "sometimes"`}},
-		{"files-sink", `{"prefix":"o","format":"xml"}`, []string{`format: must be "jsonl", "csv" or "text", not "xml"`}},
-		{"files-sink", `{"prefix":"o","format":"csv"}`, []string{`fields: required by format "csv"`}},
-		{"files-sink", `{"prefix":"o","header":true}`, []string{`header: only format "csv" has a header`}},
-		{"files-sink", `{"prefix":"o","fields":["a","","a"]}`, []string{"fields[1]: empty field name", `fields[2]: duplicate field "a"`}},
+		{"files:sink", `{"prefix":"o","format":"xml"}`, []string{`format: must be "jsonl", "csv" or "text", not "xml"`}},
+		{"files:sink", `{"prefix":"o","format":"csv"}`, []string{`fields: required by format "csv"`}},
+		{"files:sink", `{"prefix":"o","header":true}`, []string{`header: only format "csv" has a header`}},
+		{"files:sink", `{"prefix":"o","fields":["a","","a"]}`, []string{"fields[1]: empty field name", `fields[2]: duplicate field "a"`}},
 		{"map", `{"expr":"{}","set":{"a":"1"}}`, []string{"set: expr and set are mutually exclusive"}},
 		// bad expressions
 		{"filter", `{"expr":"amount >"}`, []string{`expr: invalid expression "amount >": unexpected token EOF (1:8)`}},
