@@ -71,8 +71,8 @@ func TestTokenizeFieldKinds(t *testing.T) {
 	}
 }
 
-// TestTokenizeEmitsRecordPerToken checks the output record is reused and the
-// tokens of the same line share its memory (no copy unless lowercased).
+// TestTokenizeAllocations checks that the output record is reused and that
+// tokens are substrings of the line: only lowercasing allocates.
 func TestTokenizeAllocations(t *testing.T) {
 	op := operatortest.NewOperator(t, def(t, "tokenize"), `{}`)
 	n := 0

@@ -333,6 +333,9 @@ func (t *Task) tailEmitter(ctx context.Context) (operator.Emitter, error) {
 		cs := &stage{vertex: down + "(combiner)", def: def, keyed: true}
 		cctx := t.newContext(cs, -1)
 		cctx.sel = w.key
+		// partial results carry the key under its name: partition them by
+		// that field (the edge's key may be an expression over raw records)
+		w.key = &keySelector{src: w.key.name(), field: w.key.name()}
 		if err := cmb.Open(ctx, cctx, w); err != nil {
 			return nil, fmt.Errorf("open combiner for %s: %w", down, err)
 		}
