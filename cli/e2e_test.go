@@ -534,3 +534,58 @@ func testLogger(t *testing.T) zerolog.Logger {
 	}
 	return zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).With().Timestamp().Str("test", t.Name()).Logger()
 }
+
+// TestCombinedCountByExpressionKey shuffles by an expression key with
+// combiners before the shuffle: partial counts must reach the subtask that
+// owns the key and add up exactly.
+func TestCombinedCountByExpressionKey(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts executor processes")
+	}
+	c := startTestCluster(t)
+	id := c.submit(t, map[string]any{
+		"defaults": map[string]any{"parallelism": 3},
+		"vertices": []map[string]any{
+			{"id": "gen", "operator": "datagen", "config": map[string]any{"count": 30000, "keys": 7, "chunk": 1000}},
+			{"id": "cnt", "operator": "count"},
+			{"id": "out", "operator": "files", "config": map[string]any{"prefix": "k/{job}/", "format": "jsonl"}},
+		},
+		"edges": []map[string]any{
+			{"from": "gen", "to": "cnt", "partitioning": "hash", "key": `upper(key) + "!"`},
+			{"from": "cnt", "to": "out"},
+		},
+	})
+	job := c.waitJob(t, id, time.Minute, api.JobFinished, api.JobFailed)
+	if job.State != api.JobFinished {
+		t.Fatalf("job %s: %s", job.State, job.Error)
+	}
+	got := map[string]int64{}
+	files, _ := filepath.Glob(filepath.Join(c.DataDir, "bucket", "k", id, "*"))
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			if line == "" {
+				continue
+			}
+			var row struct {
+				Key   string `json:"key"`
+				Count int64  `json:"count"`
+			}
+			if err := json.Unmarshal([]byte(line), &row); err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			if _, dup := got[row.Key]; dup {
+				t.Errorf("key %q in more than one row", row.Key)
+			}
+			got[row.Key] = row.Count
+		}
+	}
+	want := map[string]int64{}
+	for i := 0; i < 30000; i++ {
+		want[fmt.Sprintf("KEY-%d!", i%7)]++
+	}
+	diffCounts(t, got, want)
+}
