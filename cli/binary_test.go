@@ -1,7 +1,10 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluicehq/sluice/bench/corpus"
 )
@@ -108,5 +112,81 @@ edges:
 	}
 	if !strings.Contains(string(out), "vertices[0].config.prefix") {
 		t.Errorf("error does not name the field:\n%s", out)
+	}
+}
+
+// TestPsShowsOneSluiceExecutorPerSlot runs `sluice local`, submits a job at
+// parallelism 4 with `sluice submit`, and checks what ps would show: four
+// separate `sluice executor` processes of the real binary, and none once
+// `sluice cancel` has cancelled the job.
+func TestPsShowsOneSluiceExecutorPerSlot(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the sluice binary")
+	}
+	bin := buildSluice(t)
+	dir := t.TempDir()
+	local := exec.Command(bin, "local", "--addr", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"))
+	out, err := local.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := local.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = local.Process.Signal(os.Interrupt)
+		_ = local.Wait()
+	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("sluice local printed nothing: %v", err)
+	}
+	m := regexp.MustCompile(`API on (http://[0-9.:]+)`).FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("no API address in %q", line)
+	}
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+	url := m[1]
+
+	spec := filepath.Join(dir, "endless.yaml")
+	if err := os.WriteFile(spec, []byte(`
+name: endless
+defaults: {parallelism: 4}
+vertices:
+  - {id: gen, operator: datagen, config: {rate: 1000}}
+  - {id: keep, operator: filter, config: {expr: "value < 0"}}
+  - {id: out, operator: print}
+edges:
+  - {from: gen, to: keep, partitioning: rebalance}
+  - {from: keep, to: out}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := exec.Command(bin, "submit", "--coordinator", url, spec).Output()
+	if err != nil {
+		t.Fatalf("sluice submit: %v", err)
+	}
+	id := strings.TrimSpace(string(sub))
+	sluiceExecutors := func() int {
+		n := 0
+		for _, pid := range executorProcesses(t, id) {
+			exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+			if err == nil && exe == bin {
+				n++
+			}
+		}
+		return n
+	}
+	waitFor(t, time.Minute, "4 sluice executor processes", func() bool { return sluiceExecutors() == 4 })
+	if out, err := exec.Command(bin, "cancel", "--coordinator", url, id).CombinedOutput(); err != nil {
+		t.Fatalf("sluice cancel: %v\n%s", err, out)
+	}
+	waitFor(t, time.Minute, "no executor processes", func() bool { return len(executorProcesses(t, id)) == 0 })
+	st, err := exec.Command(bin, "jobs", "--coordinator", url).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(st), id) || !strings.Contains(string(st), "CANCELED") {
+		t.Fatalf("sluice jobs does not show the job as CANCELED:\n%s", st)
 	}
 }

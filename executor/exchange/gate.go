@@ -190,7 +190,10 @@ func (g *Gate) Close() error {
 		g.mu.Lock()
 		g.shut = true
 		for _, ch := range g.chans {
-			if ch.conn != nil {
+			// A channel that delivered END_OF_PARTITION is complete: let its
+			// goroutines send END_ACK and see the producer close (bounded by
+			// AckTimeout), or the producer's Finish would fail.
+			if ch.conn != nil && !ch.eop.Load() {
 				ch.conn.Close()
 			}
 		}
