@@ -6,7 +6,7 @@ GO ?= go
 .PHONY: test vet build bench corpus
 
 test: vet
-	$(GO) test -race -timeout 20m ./...
+	GO=$(GO) scripts/test.sh
 
 vet:
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \

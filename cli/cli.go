@@ -34,13 +34,15 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"run":      {"run a job on an embedded local cluster, show progress, exit", runCmd},
-		"local":    {"run a local cluster (coordinator + process launcher) serving the HTTP API", localCmd},
-		"submit":   {"submit a job to a running cluster", submitCmd},
-		"jobs":     {"list the jobs of a running cluster", jobsCmd},
-		"status":   {"show one job of a running cluster", statusCmd},
-		"cancel":   {"cancel a job", cancelCmd},
-		"executor": {"(internal) one executor process; started by the launcher", executorCmd},
+		"run":         {"run a job on an embedded local cluster, show progress, exit", runCmd},
+		"local":       {"run a local cluster (coordinator + process launcher) serving the HTTP API", localCmd},
+		"submit":      {"submit a job to a running cluster", submitCmd},
+		"jobs":        {"list the jobs of a running cluster", jobsCmd},
+		"status":      {"show one job of a running cluster", statusCmd},
+		"cancel":      {"cancel a job (optionally after a savepoint)", cancelCmd},
+		"savepoint":   {"take a savepoint of a running job", savepointCmd},
+		"checkpoints": {"show a job's checkpoints", checkpointsCmd},
+		"executor":    {"(internal) one executor process; started by the launcher", executorCmd},
 	}
 }
 

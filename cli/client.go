@@ -32,6 +32,7 @@ func (c *clientFlags) client() *api.Client { return api.NewClient(*c.url, *c.tok
 func submitCmd(ctx context.Context, o *Options, args []string) error {
 	cf, fs := addClientFlags(o, "submit")
 	wait := fs.Bool("wait", false, "follow the job until it ends, showing progress")
+	fromSavepoint := fs.String("from-savepoint", "", "start from this savepoint (its URL or its path in the bucket)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -48,7 +49,7 @@ func submitCmd(ctx context.Context, o *Options, args []string) error {
 		return err
 	}
 	c := cf.client()
-	id, err := c.Submit(ctx, body, "application/json")
+	id, err := c.SubmitFromSavepoint(ctx, body, "application/json", *fromSavepoint)
 	if err != nil {
 		return err
 	}
@@ -109,12 +110,21 @@ func statusCmd(ctx context.Context, o *Options, args []string) error {
 
 func cancelCmd(ctx context.Context, o *Options, args []string) error {
 	cf, fs := addClientFlags(o, "cancel")
+	withSavepoint := fs.Bool("savepoint", false, "take a savepoint first, then cancel (stop-with-savepoint)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
 		return usageError{errors.New("need exactly one job id")}
+	}
+	if *withSavepoint {
+		sp, err := cf.client().Savepoint(ctx, pos[0], true)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(o.Stdout, "savepoint %d: %s\n%s CANCELING\n", sp.Checkpoint, sp.URL, pos[0])
+		return nil
 	}
 	r, err := cf.client().Cancel(ctx, pos[0])
 	if err != nil {
@@ -128,4 +138,55 @@ func printJSON(o *Options, v any) error {
 	enc := json.NewEncoder(o.Stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+func savepointCmd(ctx context.Context, o *Options, args []string) error {
+	cf, fs := addClientFlags(o, "savepoint")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{errors.New("need exactly one job id")}
+	}
+	sp, err := cf.client().Savepoint(ctx, pos[0], false)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Stdout, "savepoint %d: %s\n", sp.Checkpoint, sp.URL)
+	return nil
+}
+
+func checkpointsCmd(ctx context.Context, o *Options, args []string) error {
+	cf, fs := addClientFlags(o, "checkpoints")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{errors.New("need exactly one job id")}
+	}
+	cps, err := cf.client().Checkpoints(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(o, cps)
+	}
+	fmt.Fprintf(o.Stdout, "%d completed, %d failed\n", cps.Completed, cps.Failed)
+	tw := tabwriter.NewWriter(o.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATUS\tTRIGGERED\tDURATION\tSIZE\tACKS\tPATH / FAILURE")
+	for _, c := range cps.History {
+		info := c.Path
+		if c.Failure != "" {
+			info = c.Failure
+		}
+		kind := c.Status
+		if c.Savepoint {
+			kind += " (savepoint)"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%dms\t%d\t%d/%d\t%s\n", c.ID, kind, c.TriggeredAt.Local().Format("15:04:05.000"), c.DurationMs, c.Bytes, c.Acks, c.Subtasks, info)
+	}
+	return tw.Flush()
 }

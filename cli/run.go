@@ -19,6 +19,7 @@ func runCmd(ctx context.Context, o *Options, args []string) error {
 	bucket := fs.String("bucket", envOr("SLUICE_BUCKET", ""), "default bucket URL (file:///dir, azblob://container?..., or a directory); default <data-dir>/bucket")
 	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
 	quiet := fs.Bool("quiet", false, "no live progress, only the summary")
+	fromSavepoint := fs.String("from-savepoint", "", "start from this savepoint (its URL or its path in the bucket)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: sluice run [flags] JOB.(json|yaml)\n\nRuns the job on an embedded local cluster (one coordinator, one executor\nprocess per slot) and exits non-zero if it fails.\n\nFlags:")
 		fs.PrintDefaults()
@@ -56,7 +57,7 @@ func runCmd(ctx context.Context, o *Options, args []string) error {
 	defer c.Close()
 
 	client := api.NewClient(c.URL, "")
-	id, err := client.Submit(ctx, body, "application/json")
+	id, err := client.SubmitFromSavepoint(ctx, body, "application/json", *fromSavepoint)
 	if err != nil {
 		return err
 	}

@@ -110,6 +110,7 @@ type Coordinator struct {
 	mu      sync.Mutex
 	url     string
 	masters map[string]*jobMaster
+	buckets map[string]*bucketStorage
 }
 
 // New returns a coordinator; call Run to start driving jobs.

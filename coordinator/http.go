@@ -19,12 +19,16 @@ func (c *Coordinator) routes() http.Handler {
 	mux.HandleFunc("GET /v1/jobs", c.handleList)
 	mux.HandleFunc("GET /v1/jobs/{id}", c.handleJob)
 	mux.HandleFunc("POST /v1/jobs/{id}/cancel", c.handleCancel)
+	mux.HandleFunc("GET /v1/jobs/{id}/checkpoints", c.handleCheckpoints)
+	mux.HandleFunc("POST /v1/jobs/{id}/savepoints", c.handleSavepoint)
 
 	mux.HandleFunc("POST /v1/internal/register", c.handleRegister)
 	mux.HandleFunc("GET /v1/internal/deployment", c.handleDeployment)
 	mux.HandleFunc("POST /v1/internal/heartbeat", c.handleHeartbeat)
 	mux.HandleFunc("POST /v1/internal/task", c.handleTask)
 	mux.HandleFunc("POST /v1/internal/split", c.handleSplit)
+	mux.HandleFunc("GET /v1/internal/commands", c.handleCommands)
+	mux.HandleFunc("POST /v1/internal/ack", c.handleAck)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})

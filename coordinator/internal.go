@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/coordinator/api"
+	"github.com/sluicehq/sluice/coordinator/jobspec"
 	"github.com/sluicehq/sluice/coordinator/store"
 )
 
@@ -97,16 +98,17 @@ func deploymentFor(j *store.Job, execID string) (*api.Deployment, bool, error) {
 	}
 	switch j.State {
 	case api.JobRunning:
-	case api.JobCanceling, api.JobFailing, api.JobCanceled, api.JobFailed, api.JobFinished:
+	case api.JobCanceling, api.JobFailing, api.JobCanceled, api.JobFailed, api.JobFinished, api.JobRestarting:
 		return &api.Deployment{Job: j.ID, ExecutorID: execID, Cancel: true}, true, nil
 	default:
 		return nil, false, nil
 	}
 	d := &api.Deployment{
 		Job: j.ID, Attempt: me.Attempt, ExecutorID: execID, Slot: me.Slot,
-		Bucket: j.Bucket, Spec: j.Spec, Plan: j.Plan,
-		Subtasks: j.Plan.SubtasksInSlot(me.Slot),
-		Peers:    map[int]string{},
+		Bucket: j.Bucket, Spec: j.Spec, Plan: j.Plan, Restore: j.Restore,
+		AtLeastOnce: j.Spec.Checkpointing.Mode == jobspec.AtLeastOnce,
+		Subtasks:    j.Plan.SubtasksInSlot(me.Slot),
+		Peers:       map[int]string{},
 	}
 	for s, e := range j.Executors {
 		d.Peers[s] = e.DataAddr
@@ -131,7 +133,7 @@ func (c *Coordinator) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 	if m := c.master(h.Job); m != nil {
 		m.heartbeat(h)
 	}
-	cancel := j.State == api.JobCanceling || j.State == api.JobFailing || j.State.Terminal()
+	cancel := j.State == api.JobCanceling || j.State == api.JobFailing || j.State == api.JobRestarting || j.State.Terminal()
 	writeJSON(w, http.StatusOK, api.HeartbeatResponse{Cancel: cancel})
 }
 
@@ -150,6 +152,7 @@ func (c *Coordinator) handleTask(w http.ResponseWriter, r *http.Request) {
 	}
 	_, err := c.cfg.Store.Apply(store.Command{Task: &store.TaskCmd{
 		Job: u.Job, Pipeline: u.Pipeline, Index: u.Index, State: u.State, Error: u.Error, Executor: u.ExecutorID,
+		Attempt: u.Attempt, FinalCommits: u.Commitables,
 	}})
 	if err != nil {
 		storeError(w, err)
@@ -176,5 +179,5 @@ func (c *Coordinator) handleSplit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res := resp.(*store.SplitResult)
-	writeJSON(w, http.StatusOK, api.SplitResponse{Split: res.Split, Done: res.Done})
+	writeJSON(w, http.StatusOK, api.SplitResponse{Split: res.Split, Skip: res.Skip, Done: res.Done, Wait: res.Wait})
 }

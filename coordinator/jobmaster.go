@@ -14,6 +14,7 @@ import (
 	"github.com/sluicehq/sluice/coordinator/api"
 	"github.com/sluicehq/sluice/coordinator/launch"
 	"github.com/sluicehq/sluice/coordinator/store"
+	"github.com/sluicehq/sluice/executor/operator"
 )
 
 // jobMaster drives one job on the leader. It is a reconcile loop: every
@@ -35,6 +36,16 @@ type jobMaster struct {
 	samples    []sample                   // per-vertex totals over time, for rates
 	stateSince time.Time                  // when the job entered its current state
 	lastState  api.JobState
+
+	// checkpointing (leader memory)
+	pending             *pendingCheckpoint
+	lastTrigger         time.Time
+	lastEnd             time.Time
+	consecutiveFailures int
+	restartAt           time.Time
+	lastDiscover        map[string]time.Time
+	commands            []api.Command
+	savepointRequests   []savepointRequest
 }
 
 type sample struct {
@@ -44,14 +55,15 @@ type sample struct {
 
 func newJobMaster(c *Coordinator, id string) *jobMaster {
 	return &jobMaster{
-		c:          c,
-		id:         id,
-		log:        c.log.With().Str("job", id).Logger(),
-		kick:       make(chan struct{}, 1),
-		changed:    make(chan struct{}),
-		heartbeats: map[string]time.Time{},
-		metrics:    map[string]api.TaskMetrics{},
-		inflight:   map[string][3]int64{},
+		c:            c,
+		id:           id,
+		log:          c.log.With().Str("job", id).Logger(),
+		kick:         make(chan struct{}, 1),
+		changed:      make(chan struct{}),
+		heartbeats:   map[string]time.Time{},
+		metrics:      map[string]api.TaskMetrics{},
+		inflight:     map[string][3]int64{},
+		lastDiscover: map[string]time.Time{},
 	}
 }
 
@@ -134,31 +146,56 @@ func (m *jobMaster) step(ctx context.Context) (bool, error) {
 
 	switch j.State {
 	case api.JobCreated:
-		return false, m.deploy(ctx, j)
+		restore, err := m.prepareRestore(ctx, j)
+		if err != nil {
+			return false, m.setState(api.JobFailing, fmt.Sprintf("restore: %v", err))
+		}
+		return false, m.deploy(ctx, j, restore)
 	case api.JobScheduled:
 		if reason := m.lostExecutor(j); reason != "" {
-			return false, m.setState(api.JobFailing, reason)
+			return false, m.failure(j, reason)
 		}
 		if allRegistered(j) {
 			return false, m.setState(api.JobRunning, "")
 		}
 		if time.Since(since) > m.c.cfg.ScheduleTimeout {
-			return false, m.setState(api.JobFailing, fmt.Sprintf("executors did not register within %s", m.c.cfg.ScheduleTimeout))
+			return false, m.failure(j, fmt.Sprintf("executors did not register within %s", m.c.cfg.ScheduleTimeout))
 		}
 	case api.JobRunning:
 		for _, t := range j.SortedTasks() {
 			if t.State == api.TaskFailed {
-				return false, m.setState(api.JobFailing, fmt.Sprintf("subtask %s of %s failed: %s", taskName(j, t), t.Executor, t.Error))
+				return false, m.failure(j, fmt.Sprintf("subtask %s of %s failed: %s", taskName(j, t), t.Executor, t.Error))
 			}
 		}
 		if reason := m.lostExecutor(j); reason != "" {
-			return false, m.setState(api.JobFailing, reason)
+			return false, m.failure(j, reason)
 		}
 		m.checkHeartbeats(j)
+		if err := m.progressCheckpoint(ctx, j); err != nil {
+			return false, err
+		}
+		if !j.AllTasks(api.TaskRunning) {
+			m.abortCheckpoint(j, "subtasks are finishing")
+		}
+		if err := m.startRequestedSavepoint(j); err != nil {
+			return false, err
+		}
+		if err := m.maybeTrigger(j); err != nil {
+			return false, err
+		}
+		m.discover(ctx, j)
 		if j.AllTasks(api.TaskFinished) && allExited(j) {
+			if err := m.commitFinal(ctx, j); err != nil {
+				return false, m.setState(api.JobFailing, err.Error())
+			}
 			return true, m.setState(api.JobFinished, "")
 		}
+	case api.JobRestarting:
+		m.failSavepointRequests("the job is restarting")
+		return false, m.stepRestarting(ctx, j)
 	case api.JobCanceling, api.JobFailing:
+		m.failSavepointRequests("the job is ending")
+		m.abortCheckpoint(j, "the job is ending")
 		if allExited(j) {
 			final := api.JobCanceled
 			if j.State == api.JobFailing {
@@ -182,18 +219,84 @@ func (m *jobMaster) step(ctx context.Context) (bool, error) {
 	return false, nil
 }
 
-// deploy launches one executor per slot.
-func (m *jobMaster) deploy(ctx context.Context, j *store.Job) error {
+// commitFinal commits what the sinks staged at the end of input, once every
+// subtask has finished.
+func (m *jobMaster) commitFinal(ctx context.Context, j *store.Job) error {
+	var cs []api.Commitable
+	for _, t := range j.SortedTasks() {
+		cs = append(cs, t.FinalCommits...)
+	}
+	if len(cs) == 0 {
+		return nil
+	}
+	st, err := m.c.storage(ctx, j.Bucket)
+	if err != nil {
+		return err
+	}
+	if err := m.commit(ctx, st, cs); err != nil {
+		return fmt.Errorf("commit the final output: %w", err)
+	}
+	return nil
+}
+
+// discover looks for new splits of continuous sources when due.
+func (m *jobMaster) discover(ctx context.Context, j *store.Job) {
+	for i, v := range j.Spec.Vertices {
+		q, ok := j.Splits[v.ID]
+		if !ok || !q.Continuous {
+			continue
+		}
+		def, _ := m.c.cfg.Registry.Resolve(v.Operator, true)
+		cfg, ferrs := def.DecodeConfig(v.Config)
+		if len(ferrs) > 0 || def.Discover == nil {
+			continue
+		}
+		every := def.Discover(cfg)
+		m.mu.Lock()
+		due := time.Since(m.lastDiscover[v.ID]) >= every
+		if due {
+			m.lastDiscover[v.ID] = time.Now()
+		}
+		m.mu.Unlock()
+		if !due {
+			continue
+		}
+		env := &enumerateEnv{open: m.c.cfg.OpenBucket, defaultURL: j.Bucket, parallelism: v.Parallelism, log: m.log}
+		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		splits, err := def.Splits(dctx, env, cfg)
+		cancel()
+		env.close()
+		if err != nil {
+			m.log.Warn().Err(err).Str("vertex", v.ID).Int("index", i).Msg("discover splits")
+			continue
+		}
+		var fresh []operator.Split
+		for _, sp := range splits {
+			if !q.Known[sp.ID] {
+				fresh = append(fresh, sp)
+			}
+		}
+		if len(fresh) > 0 {
+			if err := m.apply(store.Command{Discover: &store.DiscoverCmd{Job: j.ID, Vertex: v.ID, Splits: fresh}}); err != nil {
+				m.log.Warn().Err(err).Msg("record discovered splits")
+			}
+		}
+	}
+}
+
+// deploy launches one executor per slot for the next attempt.
+func (m *jobMaster) deploy(ctx context.Context, j *store.Job, restore *api.RestoreSource) error {
 	attempt := j.Attempt + 1
 	execs := make([]*store.Executor, j.Plan.Slots)
 	for s := range execs {
 		execs[s] = &store.Executor{ID: executorID(j.ID, s, attempt), Slot: s, Attempt: attempt}
 	}
-	if err := m.apply(store.Command{Deploy: &store.DeployCmd{ID: j.ID, Attempt: attempt, Executors: execs, At: time.Now().UTC()}}); err != nil {
+	if err := m.apply(store.Command{Deploy: &store.DeployCmd{ID: j.ID, Attempt: attempt, Executors: execs, At: time.Now().UTC(), Restore: restore}}); err != nil {
 		return err
 	}
 	now := time.Now()
 	m.mu.Lock()
+	m.commands = nil // commands are per attempt
 	for _, e := range execs {
 		m.heartbeats[e.ID] = now
 	}
@@ -414,4 +517,23 @@ func executorID(job string, slot, attempt int) string {
 func jobOfExecutor(id string) (string, bool) {
 	job, _, ok := strings.Cut(id, "-")
 	return job, ok
+}
+
+// command appends a command for the job's executors and wakes their polls.
+func (m *jobMaster) command(c api.Command) {
+	m.mu.Lock()
+	c.Seq = int64(len(m.commands)) + 1
+	m.commands = append(m.commands, c)
+	m.mu.Unlock()
+	m.notify()
+}
+
+// commandsAfter returns the commands after seq.
+func (m *jobMaster) commandsAfter(seq int64) []api.Command {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if seq < 0 || seq >= int64(len(m.commands)) {
+		return nil
+	}
+	return append([]api.Command(nil), m.commands[seq:]...)
 }

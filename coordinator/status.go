@@ -14,6 +14,30 @@ func (c *Coordinator) jobStatus(j *store.Job) *api.Job {
 		Spec:       j.Spec,
 		Plan:       j.Plan,
 	}
+	out.Attempt, out.Restarts, out.Warnings, out.LastSavepoint = j.Attempt, j.Restarts, j.Warnings, j.LastSavepoint
+	if j.Restore != nil {
+		out.RestoredFrom = j.Restore.Checkpoint
+	}
+	if len(j.History) > 0 || len(j.Completed) > 0 {
+		cs := &api.CheckpointSummary{}
+		for _, h := range j.History {
+			switch h.Status {
+			case "COMPLETED":
+				cs.Completed++
+			case "FAILED":
+				cs.Failed++
+			case "IN_PROGRESS":
+				cs.InProgress = h.ID
+			}
+		}
+		if n := len(j.Completed); n > 0 {
+			last := j.Completed[n-1]
+			cs.LatestID, cs.LatestDir = last.ID, last.Dir
+			wm, ev := last.Watermark, last.MaxEventTime
+			cs.Watermark, cs.LastEventTime = &wm, &ev
+		}
+		out.Checkpoints = cs
+	}
 	if !j.StartedAt.IsZero() {
 		t := j.StartedAt
 		out.StartedAt = &t

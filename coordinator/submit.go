@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 	"gocloud.dev/blob"
 
+	"github.com/sluicehq/sluice/blobstate"
 	"github.com/sluicehq/sluice/coordinator/api"
 	"github.com/sluicehq/sluice/coordinator/jobspec"
 	"github.com/sluicehq/sluice/coordinator/plan"
@@ -45,6 +46,14 @@ func (c *Coordinator) handleSubmit(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeValidation(w, err)
 		return
+	}
+	if sp := r.URL.Query().Get("fromSavepoint"); sp != "" {
+		cc, err := c.loadSavepoint(r.Context(), j, sp)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "fromSavepoint: "+err.Error())
+			return
+		}
+		j.FromSavepoint = cc
 	}
 	if _, err := c.cfg.Store.Apply(store.Command{Submit: &store.SubmitCmd{Job: j}}); err != nil {
 		storeError(w, err)
@@ -91,6 +100,8 @@ func (c *Coordinator) prepare(ctx context.Context, spec *jobspec.Spec) (*store.J
 		Plan:        p,
 		State:       api.JobCreated,
 		SubmittedAt: time.Now().UTC(),
+		// checkpoints are numbered from 1
+		NextCheckpoint: 1,
 		Executors:   map[int]*store.Executor{},
 		Tasks:       map[string]*store.Task{},
 		Splits:      map[string]*store.SplitQueue{},
@@ -124,7 +135,16 @@ func (c *Coordinator) prepare(ctx context.Context, spec *jobspec.Spec) (*store.J
 			problems = append(problems, jobspec.FieldError{Path: path, Msg: err.Error()})
 			continue
 		}
-		j.Splits[v.ID] = &store.SplitQueue{Pending: splits, Assigned: map[int][]string{}}
+		q := &store.SplitQueue{Assigned: map[int][]store.PendingSplit{}, Known: map[string]bool{}}
+		for _, sp := range splits {
+			q.Pending = append(q.Pending, store.PendingSplit{Split: sp})
+			q.Known[sp.ID] = true
+			q.All = append(q.All, sp)
+		}
+		if def.Discover != nil && def.Discover(cfg) > 0 {
+			q.Continuous = true
+		}
+		j.Splits[v.ID] = q
 	}
 	if len(problems) > 0 {
 		return nil, &jobspec.ValidationError{Errors: problems}
@@ -180,4 +200,47 @@ func (e *enumerateEnv) close() {
 	for _, b := range e.buckets {
 		_ = b.Close()
 	}
+}
+
+// loadSavepoint reads and checks a savepoint for a job about to start.
+func (c *Coordinator) loadSavepoint(ctx context.Context, j *store.Job, ref string) (*store.CompletedCheckpoint, error) {
+	dir, err := savepointDir(j.Bucket, ref)
+	if err != nil {
+		return nil, err
+	}
+	st, err := c.storage(ctx, j.Bucket)
+	if err != nil {
+		return nil, err
+	}
+	cc, err := st.readCompleted(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	if cc.MaxParallelism != j.Plan.MaxParallelism {
+		return nil, fmt.Errorf("savepoint %s has %d key groups (maxParallelism) but the job has %d; they must match", dir, cc.MaxParallelism, j.Plan.MaxParallelism)
+	}
+	for v := range cc.Keyed {
+		if j.Spec.VertexIndex(v) < 0 {
+			return nil, fmt.Errorf("savepoint %s holds state of vertex %q, which the job does not have", dir, v)
+		}
+	}
+	for v := range cc.Sources {
+		if _, ok := j.Splits[v]; !ok {
+			return nil, fmt.Errorf("savepoint %s holds positions of source %q, which the job does not have", dir, v)
+		}
+	}
+	return cc, nil
+}
+
+// savepointDir turns a savepoint reference (as `sluice savepoint` prints
+// it) into its directory in the job's bucket.
+func savepointDir(bucket, ref string) (string, error) {
+	r, err := blobstate.ParseSavepointURL(ref)
+	if err != nil {
+		return "", err
+	}
+	if r.Bucket != "" && r.Bucket != bucket {
+		return "", fmt.Errorf("savepoint %s is in bucket %s, not in the cluster's bucket %s", ref, r.Bucket, bucket)
+	}
+	return "savepoints/" + r.ID + "/", nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 	"gocloud.dev/blob"
 
+	"github.com/sluicehq/sluice/blobstate"
 	"github.com/sluicehq/sluice/coordinator/api"
 	"github.com/sluicehq/sluice/executor/exchange"
 	"github.com/sluicehq/sluice/executor/operator"
@@ -99,6 +100,19 @@ func Run(ctx context.Context, cfg Config) error {
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
+	jobBucket, err := blobstate.OpenBucket(ctx, d.Bucket, blobstate.Options{})
+	if err != nil {
+		return fmt.Errorf("open the job's bucket: %w", err)
+	}
+	defer jobBucket.Close()
+	pieces := newPieceStore(jobBucket)
+	var restorer task.Restorer
+	if d.Restore != nil {
+		restorer = &keyedRestorer{src: d.Restore, pieces: pieces, maxPar: d.Plan.MaxParallelism}
+	}
+	up := newUploader(client, pieces, cfg.ExecutorID, d, log)
+	defer up.close()
+
 	tasks := make([]*task.Task, 0, len(d.Subtasks))
 	for _, id := range d.Subtasks {
 		t, err := task.New(task.Config{
@@ -106,6 +120,9 @@ func Run(ctx context.Context, cfg Config) error {
 			Registry: cfg.Registry, Exchange: ex, Peers: d.Peers,
 			Splits:  &splitClient{c: client, job: d.Job, executor: cfg.ExecutorID},
 			Buckets: buckets.get, Stdout: cfg.Stdout, Logger: log,
+			AtLeastOnce: d.AtLeastOnce,
+			Restore:     restorer,
+			Snapshots:   up.enqueue,
 		})
 		if err != nil {
 			return fmt.Errorf("prepare subtask %v: %w", id, err)
@@ -119,6 +136,11 @@ func Run(ctx context.Context, cfg Config) error {
 		defer close(hbDone)
 		hb.run(runCtx)
 	}()
+	cmdDone := make(chan struct{})
+	go func() {
+		defer close(cmdDone)
+		pollCommands(runCtx, client, cfg.ExecutorID, d.Attempt, tasks, cancel, log)
+	}()
 
 	var wg sync.WaitGroup
 	errs := make([]error, len(tasks))
@@ -130,10 +152,16 @@ func Run(ctx context.Context, cfg Config) error {
 			report := func(state api.TaskState, msg string) {
 				rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer rcancel()
-				err := client.UpdateTask(rctx, api.TaskUpdate{
-					ExecutorID: cfg.ExecutorID, Job: d.Job, Pipeline: id.Pipeline, Index: id.Index,
+				u := api.TaskUpdate{
+					ExecutorID: cfg.ExecutorID, Job: d.Job, Attempt: d.Attempt, Pipeline: id.Pipeline, Index: id.Index,
 					State: state, Error: msg, Metrics: t.Metrics(),
-				})
+				}
+				if state == api.TaskFinished {
+					for _, c := range t.FinalCommitables() {
+						u.Commitables = append(u.Commitables, api.Commitable(c))
+					}
+				}
+				err := client.UpdateTask(rctx, u)
 				if err != nil {
 					log.Warn().Err(err).Msg("report task state")
 				}
@@ -153,8 +181,10 @@ func Run(ctx context.Context, cfg Config) error {
 		}()
 	}
 	wg.Wait()
+	up.close() // acknowledge what was snapshotted before the end
 	cancel(errors.New("executor done"))
 	<-hbDone
+	<-cmdDone
 	hb.send(ctx, true)
 	if err := errors.Join(errs...); err != nil {
 		return err
@@ -200,12 +230,12 @@ type splitClient struct {
 	executor string
 }
 
-func (s *splitClient) NextSplit(ctx context.Context, vertex string, subtask int) (*operator.Split, bool, error) {
+func (s *splitClient) NextSplit(ctx context.Context, vertex string, subtask int) (task.Assignment, error) {
 	resp, err := s.c.NextSplit(ctx, api.SplitRequest{ExecutorID: s.executor, Job: s.job, Vertex: vertex, Subtask: subtask})
 	if err != nil {
-		return nil, false, err
+		return task.Assignment{}, err
 	}
-	return resp.Split, resp.Done, nil
+	return task.Assignment{Split: resp.Split, Skip: resp.Skip, Done: resp.Done, Wait: resp.Wait}, nil
 }
 
 // bucketCache opens each bucket once per executor.

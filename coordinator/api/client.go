@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -191,4 +192,54 @@ func (c *Client) do(ctx context.Context, method, path, contentType string, body 
 		return fmt.Errorf("decode answer: %w", err)
 	}
 	return nil
+}
+
+// Commands long-polls an executor's commands after sequence number after.
+func (c *Client) Commands(ctx context.Context, executorID string, attempt int, after int64) ([]Command, error) {
+	q := url.Values{"executor": {executorID}, "attempt": {strconv.Itoa(attempt)}, "after": {strconv.FormatInt(after, 10)}}
+	var out Commands
+	if err := c.do(ctx, http.MethodGet, "/v1/internal/commands?"+q.Encode(), "", nil, &out); err != nil {
+		return nil, fmt.Errorf("poll commands of %s: %w", executorID, err)
+	}
+	return out.Commands, nil
+}
+
+// Ack acknowledges a subtask's part of a checkpoint.
+func (c *Client) Ack(ctx context.Context, a CheckpointAck) error {
+	if err := c.postJSON(ctx, "/v1/internal/ack", a, nil); err != nil {
+		return fmt.Errorf("acknowledge checkpoint %d of %d.%d: %w", a.Checkpoint, a.Pipeline, a.Index, err)
+	}
+	return nil
+}
+
+// Checkpoints returns a job's checkpoint history.
+func (c *Client) Checkpoints(ctx context.Context, id string) (*Checkpoints, error) {
+	var out Checkpoints
+	if err := c.do(ctx, http.MethodGet, "/v1/jobs/"+url.PathEscape(id)+"/checkpoints", "", nil, &out); err != nil {
+		return nil, fmt.Errorf("get checkpoints of %s: %w", id, err)
+	}
+	return &out, nil
+}
+
+// Savepoint takes a savepoint of a running job (and cancels it if asked),
+// waiting until it is complete.
+func (c *Client) Savepoint(ctx context.Context, id string, cancel bool) (*SavepointResponse, error) {
+	var out SavepointResponse
+	if err := c.postJSON(ctx, "/v1/jobs/"+url.PathEscape(id)+"/savepoints", SavepointRequest{Cancel: cancel}, &out); err != nil {
+		return nil, fmt.Errorf("savepoint of %s: %w", id, err)
+	}
+	return &out, nil
+}
+
+// SubmitFromSavepoint submits a job that starts from a savepoint.
+func (c *Client) SubmitFromSavepoint(ctx context.Context, spec []byte, contentType, savepoint string) (string, error) {
+	var out SubmitResponse
+	path := "/v1/jobs"
+	if savepoint != "" {
+		path += "?fromSavepoint=" + url.QueryEscape(savepoint)
+	}
+	if err := c.do(ctx, http.MethodPost, path, contentType, spec, &out); err != nil {
+		return "", fmt.Errorf("submit job: %w", err)
+	}
+	return out.ID, nil
 }

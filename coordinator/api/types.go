@@ -20,14 +20,15 @@ type JobState string
 // Job states. A job moves CREATED -> SCHEDULED -> RUNNING -> FINISHED, or to
 // CANCELING -> CANCELED, or to FAILING -> FAILED.
 const (
-	JobCreated   JobState = "CREATED"
-	JobScheduled JobState = "SCHEDULED" // slots requested, executors starting
-	JobRunning   JobState = "RUNNING"
-	JobFinished  JobState = "FINISHED"
-	JobCanceling JobState = "CANCELING"
-	JobCanceled  JobState = "CANCELED"
-	JobFailing   JobState = "FAILING"
-	JobFailed    JobState = "FAILED"
+	JobCreated    JobState = "CREATED"
+	JobScheduled  JobState = "SCHEDULED" // slots requested, executors starting
+	JobRunning    JobState = "RUNNING"
+	JobFinished   JobState = "FINISHED"
+	JobRestarting JobState = "RESTARTING" // executors being replaced after a failure
+	JobCanceling  JobState = "CANCELING"
+	JobCanceled   JobState = "CANCELED"
+	JobFailing    JobState = "FAILING"
+	JobFailed     JobState = "FAILED"
 )
 
 // Terminal reports whether the job has ended.
@@ -94,6 +95,18 @@ type Job struct {
 	// FirstRecordAt is when the first record was processed, for cold-start
 	// measurements.
 	FirstRecordAt *time.Time `json:"firstRecordAt,omitempty"`
+	// Attempt counts deployments (1 + restarts).
+	Attempt int `json:"attempt"`
+	// RestoredFrom is the checkpoint the current attempt restored.
+	RestoredFrom int64     `json:"restoredFrom,omitempty"`
+	Restarts     []Restart `json:"restarts,omitempty"`
+	// Warnings are problems that did not fail the job (a corrupt checkpoint
+	// skipped during recovery, say).
+	Warnings []string `json:"warnings,omitempty"`
+	// Checkpoints summarises checkpointing (details at /checkpoints).
+	Checkpoints *CheckpointSummary `json:"checkpoints,omitempty"`
+	// LastSavepoint is the newest savepoint's URL.
+	LastSavepoint string `json:"lastSavepoint,omitempty"`
 }
 
 // VertexStatus aggregates a vertex's subtasks.
@@ -118,6 +131,8 @@ type Metrics struct {
 	// BackpressureMillis is the time spent blocked waiting for downstream
 	// credit.
 	BackpressureMillis int64 `json:"backpressureMillis"`
+	// Counters are the operators' own counters (lateRecords, say).
+	Counters map[string]int64 `json:"counters,omitempty"`
 }
 
 // Add adds o to m.
@@ -127,6 +142,12 @@ func (m *Metrics) Add(o Metrics) {
 	m.BytesIn += o.BytesIn
 	m.BytesOut += o.BytesOut
 	m.BackpressureMillis += o.BackpressureMillis
+	for k, v := range o.Counters {
+		if m.Counters == nil {
+			m.Counters = map[string]int64{}
+		}
+		m.Counters[k] += v
+	}
 }
 
 // TaskStatus is one subtask.
@@ -187,6 +208,11 @@ type Deployment struct {
 	Subtasks   []plan.SubtaskID `json:"subtasks"`
 	Peers      map[int]string   `json:"peers"` // slot -> data address
 	Cancel     bool             `json:"cancel,omitempty"`
+	// Restore names the checkpoint or savepoint whose keyed state the
+	// subtasks load before they start.
+	Restore *RestoreSource `json:"restore,omitempty"`
+	// AtLeastOnce turns barrier alignment off.
+	AtLeastOnce bool `json:"atLeastOnce,omitempty"`
 }
 
 // TaskMetrics are the counters of one subtask, per vertex of its pipeline.
@@ -222,11 +248,15 @@ type HeartbeatResponse struct {
 type TaskUpdate struct {
 	ExecutorID string      `json:"executorId"`
 	Job        string      `json:"job"`
+	Attempt    int         `json:"attempt"`
 	Pipeline   int         `json:"pipeline"`
 	Index      int         `json:"index"`
 	State      TaskState   `json:"state"`
 	Error      string      `json:"error,omitempty"`
 	Metrics    TaskMetrics `json:"metrics"`
+	// Commitables are what a finished subtask's sinks staged after the last
+	// checkpoint; the coordinator commits them when the job finishes.
+	Commitables []Commitable `json:"commitables,omitempty"`
 }
 
 // SplitRequest asks for the next input split of a source subtask.
@@ -240,5 +270,9 @@ type SplitRequest struct {
 // SplitResponse carries the next split, or Done when no split is left.
 type SplitResponse struct {
 	Split *operator.Split `json:"split,omitempty"`
-	Done  bool            `json:"done"`
+	// Skip is how many records of Split were read before a recovery.
+	Skip int64 `json:"skip,omitempty"`
+	Done bool  `json:"done"`
+	// Wait says a continuous source has no new split yet.
+	Wait bool `json:"wait,omitempty"`
 }

@@ -47,6 +47,10 @@ type Spec struct {
 	Defaults Defaults `json:"defaults"`
 	Vertices []Vertex `json:"vertices"`
 	Edges    []Edge   `json:"edges"`
+	// Checkpointing is off unless an interval is set.
+	Checkpointing Checkpointing `json:"checkpointing,omitzero"`
+	// Restart says how the job recovers from failures.
+	Restart Restart `json:"restart,omitzero"`
 }
 
 // Defaults apply to every vertex that does not override them.
@@ -71,6 +75,8 @@ type Vertex struct {
 	Config json.RawMessage `json:"config,omitempty"`
 	// Parallelism is the number of parallel subtasks; 0 means the default.
 	Parallelism int `json:"parallelism,omitempty"`
+	// EventTime gives a source's records event times and watermarks.
+	EventTime EventTime `json:"eventTime,omitzero"`
 }
 
 // Edge connects the output of one vertex to an input of another.
@@ -83,6 +89,9 @@ type Edge struct {
 	// Key is the partitioning key of a hash edge: a field name or an
 	// expression over the record.
 	Key string `json:"key,omitempty"`
+	// Output names the side output of From that feeds this edge (a window's
+	// late records, say); "" is the main output.
+	Output string `json:"output,omitempty"`
 }
 
 // Normalize fills in defaults: defaults.parallelism and

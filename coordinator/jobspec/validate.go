@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sluicehq/sluice/executor/expr"
 	"github.com/sluicehq/sluice/executor/operator"
 )
 
@@ -44,10 +45,12 @@ func (s *Spec) Validate(reg Catalog) error {
 		return errors.New("validate job spec: no operator catalog")
 	}
 	v := newValidator(s, reg)
+	v.checkExpr = expr.Check
 	v.defaults()
 	v.vertices()
 	v.edges()
 	v.graph()
+	v.validateJobSettings()
 	return v.p.err()
 }
 
@@ -64,6 +67,8 @@ type validator struct {
 	graphEdge []bool
 	// per vertex: edges into it whose source is not a known vertex
 	dangling []bool
+	// checkExpr compiles an expression (keys, timestamps)
+	checkExpr func(src string) error
 }
 
 func newValidator(s *Spec, reg Catalog) *validator {
@@ -194,6 +199,8 @@ func (v *validator) edges() {
 		switch {
 		case part == Hash && e.Key == "":
 			v.p.add(path+".key", "is required for hash partitioning")
+		case part == Hash && v.checkExpr != nil && v.checkExpr(e.Key) != nil:
+			v.p.add(path+".key", v.checkExpr(e.Key).Error())
 		case partOK && part != Hash && e.Key != "":
 			v.p.add(path+".key", fmt.Sprintf("only hash edges take a key, not %s edges", part))
 		}

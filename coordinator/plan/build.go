@@ -88,7 +88,7 @@ func newGraph(s *jobspec.Spec) (*graph, error) {
 	}
 	for j := range s.Edges {
 		from, to := g.from[j], g.to[j]
-		if s.PartitioningOf(j) == jobspec.Forward && g.par[from] == g.par[to] && outs[from] == 1 && ins[to] == 1 {
+		if s.PartitioningOf(j) == jobspec.Forward && s.Edges[j].Output == "" && g.par[from] == g.par[to] && outs[from] == 1 && ins[to] == 1 {
 			g.chained[j] = true
 			g.next[from] = to
 			g.chainIn[to] = true
@@ -189,6 +189,7 @@ func (g *graph) plan(chains [][]int, order []int) *Plan {
 			ToPipeline:   id[g.pipeline[g.to[j]]],
 			Partitioning: g.s.PartitioningOf(j),
 			Key:          se.Key,
+			Output:       se.Output,
 		}
 		p.Edges = append(p.Edges, e)
 		p.Pipelines[e.FromPipeline].Outputs = append(p.Pipelines[e.FromPipeline].Outputs, e.ID)

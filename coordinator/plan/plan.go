@@ -46,6 +46,9 @@ type Edge struct {
 	// default filled in).
 	Partitioning string `json:"partitioning"`
 	Key          string `json:"key,omitempty"`
+	// Output is the side output of From that feeds this edge ("" for the
+	// main output). Side-output edges are never chained.
+	Output string `json:"output,omitempty"`
 }
 
 // SubtaskID names one parallel instance of a pipeline.

@@ -24,6 +24,61 @@ type Command struct {
 	Split    *SplitCmd    `json:"split,omitempty"`
 	Exit     *ExitCmd     `json:"exit,omitempty"`
 	Deploy   *DeployCmd   `json:"deploy,omitempty"`
+
+	Trigger       *TriggerCmd       `json:"trigger,omitempty"`
+	CheckpointEnd *CheckpointEndCmd `json:"checkpointEnd,omitempty"`
+	RestoreSplits *RestoreSplitsCmd `json:"restoreSplits,omitempty"`
+	Discover      *DiscoverCmd      `json:"discover,omitempty"`
+	Restart       *RestartCmd       `json:"restart,omitempty"`
+	Warning       *WarningCmd       `json:"warning,omitempty"`
+}
+
+// TriggerCmd starts checkpoint ID (which must be NextCheckpoint).
+type TriggerCmd struct {
+	Job       string    `json:"job"`
+	ID        int64     `json:"id"`
+	Savepoint bool      `json:"savepoint,omitempty"`
+	Dir       string    `json:"dir"`
+	At        time.Time `json:"at"`
+	// CancelAfter cancels the job once this savepoint completes.
+	CancelAfter bool `json:"cancelAfter,omitempty"`
+	Subtasks    int  `json:"subtasks"`
+}
+
+// CheckpointEndCmd records how a checkpoint ended. Completed is set when it
+// is complete (its _metadata written); Retained bounds Job.Completed.
+type CheckpointEndCmd struct {
+	Job       string               `json:"job"`
+	Status    api.CheckpointStatus `json:"status"`
+	Completed *CompletedCheckpoint `json:"completed,omitempty"`
+	Retained  int                  `json:"retained"`
+}
+
+// RestoreSplitsCmd resets a source vertex's splits to those that remained
+// at the checkpoint being restored.
+type RestoreSplitsCmd struct {
+	Job     string         `json:"job"`
+	Vertex  string         `json:"vertex"`
+	Pending []PendingSplit `json:"pending"`
+}
+
+// DiscoverCmd adds the splits a continuous source found, ignoring known ones.
+type DiscoverCmd struct {
+	Job    string           `json:"job"`
+	Vertex string           `json:"vertex"`
+	Splits []operator.Split `json:"splits"`
+}
+
+// RestartCmd moves a running job to RESTARTING and records why.
+type RestartCmd struct {
+	Job     string      `json:"job"`
+	Restart api.Restart `json:"restart"`
+}
+
+// WarningCmd adds a warning to a job.
+type WarningCmd struct {
+	Job string `json:"job"`
+	Msg string `json:"msg"`
 }
 
 // SubmitCmd adds a job. Job.State must be CREATED.
@@ -42,10 +97,11 @@ type JobStateCmd struct {
 
 // DeployCmd records the executors of a new attempt before they start.
 type DeployCmd struct {
-	ID        string      `json:"id"`
-	Attempt   int         `json:"attempt"`
-	Executors []*Executor `json:"executors"`
-	At        time.Time   `json:"at"`
+	ID        string             `json:"id"`
+	Attempt   int                `json:"attempt"`
+	Executors []*Executor        `json:"executors"`
+	At        time.Time          `json:"at"`
+	Restore   *api.RestoreSource `json:"restore,omitempty"`
 }
 
 // RegisterCmd records that an executor is up and where its data port is.
@@ -71,6 +127,10 @@ type TaskCmd struct {
 	State    api.TaskState `json:"state"`
 	Error    string        `json:"error,omitempty"`
 	Executor string        `json:"executor,omitempty"`
+	// Attempt must be the job's current attempt: reports from replaced
+	// executors are ignored.
+	Attempt      int              `json:"attempt,omitempty"`
+	FinalCommits []api.Commitable `json:"finalCommits,omitempty"`
 }
 
 // SplitCmd hands the next pending split of a source vertex to a subtask. The
@@ -84,7 +144,9 @@ type SplitCmd struct {
 // SplitResult is what applying a SplitCmd returns.
 type SplitResult struct {
 	Split *operator.Split
+	Skip  int64
 	Done  bool
+	Wait  bool
 }
 
 // Errors that callers branch on.
@@ -134,6 +196,7 @@ func (f *fsm) apply(c *Command) interface{} {
 			return fmt.Errorf("%w: job %s is %s", ErrInvalidState, j.ID, j.State)
 		}
 		j.Attempt = c.Deploy.Attempt
+		j.Restore = c.Deploy.Restore
 		j.Executors = map[int]*Executor{}
 		for _, e := range c.Deploy.Executors {
 			ec := *e
@@ -142,11 +205,12 @@ func (f *fsm) apply(c *Command) interface{} {
 		for _, t := range j.Tasks {
 			t.State = api.TaskCreated
 			t.Error = ""
+			t.FinalCommits = nil
 			if e, ok := j.Executors[t.Index]; ok {
 				t.Executor = e.ID
 			}
 		}
-		if j.State == api.JobCreated {
+		if j.State == api.JobCreated || j.State == api.JobRestarting {
 			j.State = api.JobScheduled
 		}
 		return nil
@@ -176,11 +240,12 @@ func (f *fsm) apply(c *Command) interface{} {
 		if !ok {
 			return fmt.Errorf("job %s has no subtask %d.%d", j.ID, c.Task.Pipeline, c.Task.Index)
 		}
-		if t.State.Terminal() {
-			return nil // late report after the end; keep the first
+		if t.State.Terminal() || (c.Task.Attempt != 0 && c.Task.Attempt != j.Attempt) {
+			return nil // late report after the end, or from a replaced attempt
 		}
 		t.State = c.Task.State
 		t.Error = c.Task.Error
+		t.FinalCommits = c.Task.FinalCommits
 		if c.Task.Executor != "" {
 			t.Executor = c.Task.Executor
 		}
@@ -195,15 +260,77 @@ func (f *fsm) apply(c *Command) interface{} {
 			return fmt.Errorf("job %s has no source vertex %q", j.ID, c.Split.Vertex)
 		}
 		if len(q.Pending) == 0 {
+			if q.Continuous {
+				return &SplitResult{Wait: true}
+			}
 			return &SplitResult{Done: true}
 		}
 		s := q.Pending[0]
 		q.Pending = q.Pending[1:]
 		if q.Assigned == nil {
-			q.Assigned = map[int][]string{}
+			q.Assigned = map[int][]PendingSplit{}
 		}
-		q.Assigned[c.Split.Subtask] = append(q.Assigned[c.Split.Subtask], s.ID)
-		return &SplitResult{Split: &s}
+		q.Assigned[c.Split.Subtask] = append(q.Assigned[c.Split.Subtask], s)
+		return &SplitResult{Split: &s.Split, Skip: s.Skip}
+	case c.Trigger != nil:
+		return f.applyTrigger(c.Trigger)
+	case c.CheckpointEnd != nil:
+		return f.applyCheckpointEnd(c.CheckpointEnd)
+	case c.RestoreSplits != nil:
+		j, ok := f.jobs[c.RestoreSplits.Job]
+		if !ok {
+			return fmt.Errorf("%w: %s", ErrNotFound, c.RestoreSplits.Job)
+		}
+		q, ok := j.Splits[c.RestoreSplits.Vertex]
+		if !ok {
+			return fmt.Errorf("job %s has no source vertex %q", j.ID, c.RestoreSplits.Vertex)
+		}
+		q.Pending = append([]PendingSplit(nil), c.RestoreSplits.Pending...)
+		q.Assigned = map[int][]PendingSplit{}
+		return nil
+	case c.Discover != nil:
+		j, ok := f.jobs[c.Discover.Job]
+		if !ok {
+			return fmt.Errorf("%w: %s", ErrNotFound, c.Discover.Job)
+		}
+		q, ok := j.Splits[c.Discover.Vertex]
+		if !ok {
+			return fmt.Errorf("job %s has no source vertex %q", j.ID, c.Discover.Vertex)
+		}
+		if q.Known == nil {
+			q.Known = map[string]bool{}
+		}
+		added := 0
+		for _, s := range c.Discover.Splits {
+			if !q.Known[s.ID] {
+				q.Known[s.ID] = true
+				q.All = append(q.All, s)
+				q.Pending = append(q.Pending, PendingSplit{Split: s})
+				added++
+			}
+		}
+		return added
+	case c.Restart != nil:
+		j, ok := f.jobs[c.Restart.Job]
+		if !ok {
+			return fmt.Errorf("%w: %s", ErrNotFound, c.Restart.Job)
+		}
+		if j.State != api.JobRunning && j.State != api.JobScheduled && j.State != api.JobRestarting {
+			return fmt.Errorf("%w: job %s is %s, cannot restart", ErrInvalidState, j.ID, j.State)
+		}
+		j.State = api.JobRestarting
+		j.Restarts = append(j.Restarts, c.Restart.Restart)
+		return nil
+	case c.Warning != nil:
+		j, ok := f.jobs[c.Warning.Job]
+		if !ok {
+			return fmt.Errorf("%w: %s", ErrNotFound, c.Warning.Job)
+		}
+		j.Warnings = append(j.Warnings, c.Warning.Msg)
+		if len(j.Warnings) > 50 {
+			j.Warnings = j.Warnings[len(j.Warnings)-50:]
+		}
+		return nil
 	}
 	return errors.New("empty command")
 }
@@ -223,11 +350,12 @@ func (f *fsm) executor(job, id string) (*Job, *Executor, error) {
 
 // allowed job state transitions
 var transitions = map[api.JobState][]api.JobState{
-	api.JobCreated:   {api.JobScheduled, api.JobCanceling, api.JobCanceled, api.JobFailing, api.JobFailed},
-	api.JobScheduled: {api.JobRunning, api.JobCanceling, api.JobCanceled, api.JobFailing, api.JobFailed},
-	api.JobRunning:   {api.JobFinished, api.JobCanceling, api.JobCanceled, api.JobFailing, api.JobFailed},
-	api.JobCanceling: {api.JobCanceled, api.JobFailed},
-	api.JobFailing:   {api.JobFailed},
+	api.JobCreated:    {api.JobScheduled, api.JobCanceling, api.JobCanceled, api.JobFailing, api.JobFailed},
+	api.JobScheduled:  {api.JobRunning, api.JobCanceling, api.JobCanceled, api.JobFailing, api.JobFailed},
+	api.JobRunning:    {api.JobFinished, api.JobCanceling, api.JobCanceled, api.JobFailing, api.JobFailed, api.JobRestarting},
+	api.JobRestarting: {api.JobScheduled, api.JobCanceling, api.JobCanceled, api.JobFailing, api.JobFailed},
+	api.JobCanceling:  {api.JobCanceled, api.JobFailed},
+	api.JobFailing:    {api.JobFailed},
 }
 
 func (f *fsm) applyJobState(c *JobStateCmd) interface{} {
@@ -333,4 +461,51 @@ func (f *fsm) list() []*Job {
 		return out[a].ID < out[b].ID
 	})
 	return out
+}
+
+// maxHistory bounds the checkpoint history kept per job.
+const maxHistory = 100
+
+func (f *fsm) applyTrigger(c *TriggerCmd) interface{} {
+	j, ok := f.jobs[c.Job]
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrNotFound, c.Job)
+	}
+	if c.ID != j.NextCheckpoint {
+		return fmt.Errorf("%w: checkpoint %d of job %s is not the next one (%d)", ErrInvalidState, c.ID, j.ID, j.NextCheckpoint)
+	}
+	j.NextCheckpoint++
+	j.History = append(j.History, api.CheckpointStatus{
+		ID: c.ID, Status: "IN_PROGRESS", Savepoint: c.Savepoint, Path: c.Dir, TriggeredAt: c.At, Subtasks: c.Subtasks,
+	})
+	if c.CancelAfter {
+		j.CancelAfterSavepoint = c.ID
+	}
+	if len(j.History) > maxHistory {
+		j.History = j.History[len(j.History)-maxHistory:]
+	}
+	return nil
+}
+
+func (f *fsm) applyCheckpointEnd(c *CheckpointEndCmd) interface{} {
+	j, ok := f.jobs[c.Job]
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrNotFound, c.Job)
+	}
+	for i := range j.History {
+		if j.History[i].ID == c.Status.ID {
+			j.History[i] = c.Status
+		}
+	}
+	if cc := c.Completed; cc != nil {
+		if cc.Savepoint {
+			j.LastSavepoint = cc.Dir
+		} else {
+			j.Completed = append(j.Completed, cc)
+			if keep := max(c.Retained, 1); len(j.Completed) > keep {
+				j.Completed = j.Completed[len(j.Completed)-keep:]
+			}
+		}
+	}
+	return nil
 }

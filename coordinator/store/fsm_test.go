@@ -28,7 +28,7 @@ func testJob() *Job {
 		ID: "j1", State: api.JobCreated,
 		Executors: map[int]*Executor{},
 		Tasks:     map[string]*Task{"0.0": {Pipeline: 0, Index: 0, State: api.TaskCreated}, "0.1": {Pipeline: 0, Index: 1, State: api.TaskCreated}},
-		Splits:    map[string]*SplitQueue{"src": {Pending: []operator.Split{{ID: "a"}, {ID: "b"}, {ID: "c"}}}},
+		Splits:    map[string]*SplitQueue{"src": {Pending: []PendingSplit{{Split: operator.Split{ID: "a"}}, {Split: operator.Split{ID: "b"}}, {Split: operator.Split{ID: "c"}}}}},
 	}
 }
 

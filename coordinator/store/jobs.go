@@ -32,6 +32,54 @@ type Job struct {
 	Splits    map[string]*SplitQueue `json:"splits"`    // by source vertex
 	// Metrics are the final per-vertex counters, recorded when the job ends.
 	Metrics map[string]api.Metrics `json:"metrics,omitempty"`
+
+	// NextCheckpoint is the id the next checkpoint gets; ids never repeat.
+	NextCheckpoint int64 `json:"nextCheckpoint"`
+	// Completed are the restorable complete checkpoints, oldest first.
+	Completed []*CompletedCheckpoint `json:"completed,omitempty"`
+	// History is the recent checkpoint history for the API.
+	History []api.CheckpointStatus `json:"history,omitempty"`
+	// Restore is what the current attempt restored from.
+	Restore *api.RestoreSource `json:"restore,omitempty"`
+	// FromSavepoint is the savepoint the job was submitted to start from.
+	FromSavepoint *CompletedCheckpoint `json:"fromSavepoint,omitempty"`
+	Restarts      []api.Restart        `json:"restarts,omitempty"`
+	Warnings      []string             `json:"warnings,omitempty"`
+	LastSavepoint string               `json:"lastSavepoint,omitempty"`
+	// CancelAfterSavepoint cancels the job when savepoint n completes.
+	CancelAfterSavepoint int64 `json:"cancelAfterSavepoint,omitempty"`
+}
+
+// CompletedCheckpoint is what recovery needs of a complete checkpoint.
+type CompletedCheckpoint struct {
+	ID          int64     `json:"id"`
+	Dir         string    `json:"dir"`
+	Savepoint   bool      `json:"savepoint,omitempty"`
+	CompletedAt time.Time `json:"completedAt"`
+	// Keyed lists the keyed state pieces per vertex.
+	Keyed map[string][]api.KeyedPiece `json:"keyed,omitempty"`
+	// Sources lists, per source vertex, the splits that remained.
+	Sources map[string][]PendingSplit `json:"sources,omitempty"`
+	// Commitables is the sink output staged for this checkpoint; it is
+	// committed when the checkpoint completes, and again (idempotently)
+	// before a recovery from it.
+	Commitables []api.Commitable `json:"commitables,omitempty"`
+	// Watermark is the smallest subtask watermark; MaxEventTime the largest
+	// event time the sources had seen.
+	Watermark    int64 `json:"watermark"`
+	MaxEventTime int64 `json:"maxEventTime"`
+	// Parallelism is each vertex's parallelism at the time, MaxParallelism
+	// the number of key groups.
+	Parallelism    map[string]int `json:"parallelism,omitempty"`
+	MaxParallelism int            `json:"maxParallelism"`
+	// SpecHash identifies the job spec the checkpoint was taken of.
+	SpecHash string `json:"specHash,omitempty"`
+}
+
+// PendingSplit is a split not yet fully read: its first Skip records were.
+type PendingSplit struct {
+	Split operator.Split `json:"split"`
+	Skip  int64          `json:"skip,omitempty"`
 }
 
 // Executor is one executor process of a job.
@@ -53,13 +101,21 @@ type Task struct {
 	State    api.TaskState `json:"state"`
 	Error    string        `json:"error,omitempty"`
 	Executor string        `json:"executor,omitempty"`
+	// FinalCommits are what the subtask's sinks staged at the end of input.
+	FinalCommits []api.Commitable `json:"finalCommits,omitempty"`
 }
 
 // SplitQueue holds a source vertex's splits: those not yet handed out, and
 // which subtask got which.
 type SplitQueue struct {
-	Pending  []operator.Split `json:"pending"`
-	Assigned map[int][]string `json:"assigned"` // subtask -> split ids, in order
+	Pending  []PendingSplit         `json:"pending"`
+	Assigned map[int][]PendingSplit `json:"assigned"` // subtask -> splits, in order
+	// Known holds the ids of every split ever enumerated (continuous
+	// sources add only new ones).
+	Known      map[string]bool `json:"known,omitempty"`
+	Continuous bool            `json:"continuous,omitempty"`
+	// All is every split ever enumerated, for a restart without checkpoint.
+	All []operator.Split `json:"all,omitempty"`
 }
 
 // TaskKey names a subtask in Job.Tasks.
@@ -80,11 +136,24 @@ func (j *Job) Clone() *Job {
 	}
 	c.Splits = make(map[string]*SplitQueue, len(j.Splits))
 	for k, v := range j.Splits {
-		q := &SplitQueue{Pending: append([]operator.Split(nil), v.Pending...), Assigned: map[int][]string{}}
-		for s, ids := range v.Assigned {
-			q.Assigned[s] = append([]string(nil), ids...)
+		q := &SplitQueue{Pending: append([]PendingSplit(nil), v.Pending...), Assigned: map[int][]PendingSplit{}, Continuous: v.Continuous, All: append([]operator.Split(nil), v.All...)}
+		for s, ps := range v.Assigned {
+			q.Assigned[s] = append([]PendingSplit(nil), ps...)
+		}
+		if v.Known != nil {
+			q.Known = make(map[string]bool, len(v.Known))
+			for id := range v.Known {
+				q.Known[id] = true
+			}
 		}
 		c.Splits[k] = q
+	}
+	c.Completed = append([]*CompletedCheckpoint(nil), j.Completed...) // entries are immutable
+	c.History = append([]api.CheckpointStatus(nil), j.History...)
+	c.Restarts = append([]api.Restart(nil), j.Restarts...)
+	c.Warnings = append([]string(nil), j.Warnings...)
+	for k, t := range c.Tasks {
+		t.FinalCommits = append([]api.Commitable(nil), j.Tasks[k].FinalCommits...)
 	}
 	if j.Metrics != nil {
 		c.Metrics = make(map[string]api.Metrics, len(j.Metrics))

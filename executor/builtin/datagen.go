@@ -13,9 +13,10 @@ import (
 )
 
 // DatagenConfig configures datagen, which generates the records
-// {id: int, key: "key-<id % keys>", value: int in [0, 1000)}; value is a
-// pseudo-random function of seed and id, so output does not depend on how
-// ids are split.
+// {id: int, key: "key-<id % keys>", value: int in [0, 1000)}, plus, with
+// TimeField, {<timeField>: id * interval in ms}; value is a pseudo-random
+// function of seed and id, so output does not depend on how ids are split
+// (or on restarts: datagen implements operator.SplitAdvancer).
 type DatagenConfig struct {
 	// Count is the number of records, ids 0..count-1; 0 means unbounded.
 	Count int64 `json:"count"`
@@ -28,6 +29,13 @@ type DatagenConfig struct {
 	Rate float64 `json:"rate"`
 	// Chunk is the number of ids per split of a bounded source.
 	Chunk int64 `json:"chunk"`
+	// TimeField, if set, adds a field of that name holding a deterministic
+	// event time, id * interval milliseconds since the epoch, for the
+	// vertex's timestamp expression.
+	TimeField string `json:"timeField"`
+	// Interval is the event time between consecutive ids, a duration such
+	// as "1ms" or "1s".
+	Interval string `json:"interval"`
 }
 
 // maxDatagenSplits bounds the splits a bounded datagen makes.
@@ -51,17 +59,42 @@ func (c *DatagenConfig) Validate() error {
 		errs = append(errs, operator.Errorf("chunk", "count %d in chunks of %d makes %d splits, more than %d: raise chunk",
 			c.Count, c.Chunk, n, maxDatagenSplits))
 	}
+	if _, err := c.intervalMillis(); err != nil {
+		errs = append(errs, err)
+	}
+	switch c.TimeField {
+	case "id", "key", "value":
+		errs = append(errs, operator.Errorf("timeField", "%q is already a field of datagen's records", c.TimeField))
+	}
 	return errors.Join(errs...)
 }
 
-func newDatagenConfig() *DatagenConfig { return &DatagenConfig{Keys: 100, Chunk: 100_000} }
+// intervalMillis parses Interval; "" is 1 ms.
+func (c *DatagenConfig) intervalMillis() (int64, error) {
+	if c.Interval == "" {
+		return 1, nil
+	}
+	ms, err := parseMillis(c.Interval)
+	if err == nil && ms < 1 {
+		err = fmt.Errorf("must be at least 1ms, not %q", c.Interval)
+	}
+	if err != nil {
+		return 0, operator.Errorf("interval", "%v", err)
+	}
+	return ms, nil
+}
+
+func newDatagenConfig() *DatagenConfig {
+	return &DatagenConfig{Keys: 100, Chunk: 100_000, Interval: "1ms"}
+}
 
 func datagenDef() operator.Definition {
 	return operator.Definition{
 		Name: Datagen,
 		Kind: operator.KindSource,
 		Doc: "Generates deterministic records {id, key, value}: count of them (in splits of chunk ids), " +
-			"or, with count 0, an unbounded stream per subtask, optionally at rate records/s per subtask.",
+			"or, with count 0, an unbounded stream per subtask, optionally at rate records/s per subtask; " +
+			"timeField adds an event time, id * interval ms.",
 		NewConfig: func() any { return newDatagenConfig() },
 		NewSource: newDatagen,
 		Splits:    datagenSplits,
@@ -110,10 +143,11 @@ func datagenSplits(_ context.Context, env operator.EnumerateEnv, cfg any) ([]ope
 }
 
 type datagenSource struct {
-	cfg   *DatagenConfig
-	pacer *pacer
-	keys  []string // "key-<i>" for small i, built on first use
-	rec   record.Record
+	cfg      *DatagenConfig
+	interval int64 // ms of event time per id
+	pacer    *pacer
+	keys     []string // "key-<i>" for small i, built on first use
+	rec      record.Record
 }
 
 // datagenKeyCache is how many key strings datagen keeps.
@@ -125,6 +159,9 @@ func newDatagen(cfg any) (operator.Source, error) {
 		return nil, err
 	}
 	s := &datagenSource{cfg: c}
+	if s.interval, err = c.intervalMillis(); err != nil {
+		return nil, fmt.Errorf("datagen: %w", err)
+	}
 	if c.Rate > 0 {
 		s.pacer = newPacer(c.Rate)
 	}
@@ -133,13 +170,51 @@ func newDatagen(cfg any) (operator.Source, error) {
 
 func (s *datagenSource) Open(context.Context, operator.Context) error { return nil }
 
-func (s *datagenSource) ReadSplit(ctx context.Context, sp operator.Split, out operator.Emitter) error {
+// parseDatagenSplit decodes and checks a split's data.
+func parseDatagenSplit(sp operator.Split) (datagenSplit, error) {
 	var d datagenSplit
 	if err := json.Unmarshal(sp.Data, &d); err != nil {
-		return fmt.Errorf("datagen: split %s: %w", sp.ID, err)
+		return d, fmt.Errorf("datagen: split %s: %w", sp.ID, err)
 	}
 	if d.Step < 1 || d.Start < 0 || (d.End != unboundedEnd && d.End < d.Start) {
-		return fmt.Errorf("datagen: split %s: bad range %+v", sp.ID, d)
+		return d, fmt.Errorf("datagen: split %s: bad range %+v", sp.ID, d)
+	}
+	return d, nil
+}
+
+// Advance implements operator.SplitAdvancer: the split's ids after its
+// first n, under the same split ID.
+func (s *datagenSource) Advance(sp operator.Split, n int64) (operator.Split, error) {
+	d, err := parseDatagenSplit(sp)
+	if err != nil {
+		return sp, err
+	}
+	if n < 0 {
+		return sp, fmt.Errorf("datagen: advance split %s by %d records", sp.ID, n)
+	}
+	switch {
+	case n > (math.MaxInt64-d.Start)/d.Step:
+		d.Start = math.MaxInt64
+	default:
+		d.Start += n * d.Step
+	}
+	if d.End != unboundedEnd && d.Start > d.End {
+		d.Start = d.End
+	}
+	if d.End == unboundedEnd && d.Start == math.MaxInt64 {
+		return sp, fmt.Errorf("datagen: advance split %s by %d records: ids overflow", sp.ID, n)
+	}
+	data, err := json.Marshal(d)
+	if err != nil {
+		return sp, fmt.Errorf("datagen: %w", err)
+	}
+	return operator.Split{ID: sp.ID, Data: data}, nil
+}
+
+func (s *datagenSource) ReadSplit(ctx context.Context, sp operator.Split, out operator.Emitter) error {
+	d, err := parseDatagenSplit(sp)
+	if err != nil {
+		return err
 	}
 	done := ctx.Done()
 	for id := d.Start; d.End == unboundedEnd || id < d.End; id += d.Step {
@@ -157,6 +232,9 @@ func (s *datagenSource) ReadSplit(ctx context.Context, sp operator.Split, out op
 			record.Field{Name: "id", Value: record.IntV(id)},
 			record.Field{Name: "key", Value: record.Str(s.key(id % s.cfg.Keys))},
 			record.Field{Name: "value", Value: record.IntV(datagenValue(s.cfg.Seed, id))})
+		if s.cfg.TimeField != "" {
+			s.rec.Fields = append(s.rec.Fields, record.Field{Name: s.cfg.TimeField, Value: record.IntV(eventTime(id, s.interval))})
+		}
 		if err := out.Emit(&s.rec); err != nil {
 			return err
 		}
@@ -181,6 +259,14 @@ func (s *datagenSource) key(i int64) string {
 }
 
 func (s *datagenSource) Close() error { return nil }
+
+// eventTime is id * interval, saturated at math.MaxInt64.
+func eventTime(id, interval int64) int64 {
+	if id > math.MaxInt64/interval {
+		return math.MaxInt64
+	}
+	return id * interval
+}
 
 // datagenValue is the value of record id: splitmix64 of seed and id, in
 // [0, 1000).

@@ -254,3 +254,62 @@ func BenchmarkDatagen(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+func TestDatagenAdvance(t *testing.T) {
+	d := def(t, "datagen")
+	cfg := operatortest.DecodeConfig(t, d, `{"keys":5,"timeField":"ts","interval":"250ms"}`)
+	oc := operatortest.NewContext(t)
+	split := func(ds datagenSplit) operator.Split {
+		data, _ := json.Marshal(ds)
+		return operator.Split{ID: "s", Data: data}
+	}
+	read := func(s operator.Split, n int) []*record.Record {
+		src, err := d.NewSource(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ds datagenSplit
+		_ = json.Unmarshal(s.Data, &ds)
+		if ds.End == unboundedEnd {
+			return operatortest.ReadN(t, src, oc, s, n)
+		}
+		out, err := operatortest.ReadSplits(t, src, oc, []operator.Split{s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for _, ds := range []datagenSplit{{0, 100, 1}, {5, 37, 1}, {3, unboundedEnd, 4}} {
+		all := read(split(ds), 120)
+		for _, n := range []int64{0, 1, 7, 31, 32, 1000} {
+			src, _ := d.NewSource(cfg)
+			adv, err := src.(operator.SplitAdvancer).Advance(split(ds), n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if adv.ID != "s" {
+				t.Fatalf("advanced split id %q", adv.ID)
+			}
+			want := all[min(int(n), len(all)):]
+			if ds.End == unboundedEnd {
+				want = read(split(ds), int(n)+10)[n:]
+			}
+			got := read(adv, len(want))
+			if operatortest.JSON(got) != operatortest.JSON(want) {
+				t.Fatalf("%+v advanced by %d: got %d records\n%s\nwant\n%s", ds, n, len(got), head(got), head(want))
+			}
+		}
+	}
+	// event times are id * interval
+	r := read(split(datagenSplit{2, 4, 1}), 2)
+	if operatortest.JSON(r) != lines(`{"id":2,"key":"key-2","value":`+itoa(datagenValue(0, 2))+`,"ts":500}`, `{"id":3,"key":"key-3","value":`+itoa(datagenValue(0, 3))+`,"ts":750}`) {
+		t.Fatalf("got %s", operatortest.JSON(r))
+	}
+	src, _ := d.NewSource(cfg)
+	if _, err := src.(operator.SplitAdvancer).Advance(split(datagenSplit{0, 5, 1}), -1); err == nil {
+		t.Fatal("negative advance: no error")
+	}
+	if _, err := src.(operator.SplitAdvancer).Advance(operator.Split{ID: "x", Data: json.RawMessage(`{`)}, 1); err == nil {
+		t.Fatal("bad split: no error")
+	}
+}

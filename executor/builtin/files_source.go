@@ -10,6 +10,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"gocloud.dev/blob"
 
@@ -31,6 +32,17 @@ type FilesSourceConfig struct {
 	SplitSize int64 `json:"splitSize"`
 	// Field is the output field of the line.
 	Field string `json:"field"`
+	// Continuous keeps the source running: the coordinator lists the
+	// prefix again every discoverInterval and hands out the splits of new
+	// objects. Each object is then one split (ID "<key>@0"), read as of its
+	// size when first listed: an object that changes or grows after that
+	// is not read again, so write new objects instead (and write them
+	// under a name starting with '.' or '_' until complete, or atomically
+	// as object stores do). A prefix without objects is not an error.
+	Continuous bool `json:"continuous"`
+	// DiscoverInterval is how often a continuous source lists the prefix,
+	// a duration such as "1s" (at least 10ms).
+	DiscoverInterval string `json:"discoverInterval"`
 }
 
 // Limits of FilesSourceConfig.SplitSize.
@@ -46,11 +58,29 @@ func (c *FilesSourceConfig) Validate() error {
 	if c.SplitSize < minSplitSize {
 		errs = append(errs, operator.Errorf("splitSize", "must be at least %d bytes, not %d", minSplitSize, c.SplitSize))
 	}
+	if _, err := c.discoverInterval(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
+// discoverInterval parses DiscoverInterval ("" is 1 s).
+func (c *FilesSourceConfig) discoverInterval() (time.Duration, error) {
+	if c.DiscoverInterval == "" {
+		return time.Second, nil
+	}
+	ms, err := parseMillis(c.DiscoverInterval)
+	if err == nil && ms < 10 {
+		err = fmt.Errorf("must be at least 10ms, not %q", c.DiscoverInterval)
+	}
+	if err != nil {
+		return 0, operator.Errorf("discoverInterval", "%v", err)
+	}
+	return time.Duration(ms) * time.Millisecond, nil
+}
+
 func newFilesSourceConfig() *FilesSourceConfig {
-	return &FilesSourceConfig{SplitSize: defaultSplitSize, Field: "line"}
+	return &FilesSourceConfig{SplitSize: defaultSplitSize, Field: "line", DiscoverInterval: "1s"}
 }
 
 func filesSourceDef() operator.Definition {
@@ -58,16 +88,30 @@ func filesSourceDef() operator.Definition {
 		Name: FilesSource,
 		Kind: operator.KindSource,
 		Doc: "Reads the lines of every object under prefix in bucket, cut into splits of splitSize bytes; " +
-			`emits {<field>: line} per line, without the "\n" or "\r\n".`,
+			`emits {<field>: line} per line, without the "\n" or "\r\n". ` +
+			"With continuous, it keeps running and reads new objects as they appear.",
 		NewConfig: func() any { return newFilesSourceConfig() },
 		NewSource: newFilesSource,
 		Splits:    filesSplits,
+		Discover:  filesDiscover,
 	}
 }
 
+// filesDiscover returns how often a continuous files source lists its
+// prefix again (0 when it is bounded).
+func filesDiscover(cfg any) time.Duration {
+	c, err := configAs(FilesSource, cfg, newFilesSourceConfig)
+	if err != nil || !c.Continuous {
+		return 0
+	}
+	d, _ := c.discoverInterval()
+	return d
+}
+
 // fileSplit is the Data of a files split: bytes [Start, End) of object Key,
-// whose size was Size when the splits were made. The split reads the lines
-// that start in [Start, End).
+// whose size was Size when the splits were made (0 for a continuous
+// source, which does not check it). The split reads the lines that start
+// in [Start, End).
 type fileSplit struct {
 	Key   string `json:"key"`
 	Start int64  `json:"start"`
@@ -101,9 +145,16 @@ func filesSplits(ctx context.Context, env operator.EnumerateEnv, cfg any) ([]ope
 			continue
 		}
 		objects++
+		if c.Continuous {
+			// one split per object, whose ID stays the same if it grows
+			if obj.Size > 0 {
+				ranges = append(ranges, fileSplit{Key: obj.Key, End: obj.Size})
+			}
+			continue
+		}
 		ranges = appendRanges(ranges, obj.Key, obj.Size, c.SplitSize)
 	}
-	if objects == 0 {
+	if objects == 0 && !c.Continuous {
 		return nil, operator.Errorf("prefix", "no objects under %q in %s", c.Prefix, bucketName(c.Bucket))
 	}
 	slices.SortFunc(ranges, func(a, b fileSplit) int {

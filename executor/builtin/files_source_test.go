@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/fileblob"
@@ -366,4 +367,59 @@ func BenchmarkFilesSource(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(lines), "ns/line")
+}
+
+// TestFilesSourceContinuous checks that rediscovery keeps the split IDs
+// of objects already seen (also when they grow) and adds new objects.
+func TestFilesSourceContinuous(t *testing.T) {
+	oc, b := memContext(t)
+	d := def(t, "files:source")
+	cfg := operatortest.DecodeConfig(t, d, `{"prefix":"in/","continuous":true,"discoverInterval":"250ms","splitSize":1024}`)
+	if got := d.Discover(cfg); got != 250*time.Millisecond {
+		t.Fatalf("discover interval %v", got)
+	}
+	if got := d.Discover(operatortest.DecodeConfig(t, d, `{"prefix":"in/"}`)); got != 0 {
+		t.Fatalf("bounded source discovers every %v", got)
+	}
+	if got := d.Discover(operatortest.DecodeConfig(t, d, `{"prefix":"in/","continuous":true}`)); got != time.Second {
+		t.Fatalf("default interval %v", got)
+	}
+	discover := func() map[string]operator.Split {
+		splits, err := d.Splits(t.Context(), oc, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]operator.Split{}
+		for _, s := range splits {
+			m[s.ID] = s
+		}
+		return m
+	}
+	if got := discover(); len(got) != 0 { // nothing yet: not an error
+		t.Fatalf("splits %v", got)
+	}
+	big := strings.Repeat("line\n", 1000) // 5000 bytes: one split all the same
+	write(t, b, "in/a.txt", big)
+	write(t, b, "in/_b.txt.tmp", "hidden\n")
+	first := discover()
+	if len(first) != 1 || string(first["in/a.txt@0"].Data) != `{"key":"in/a.txt","start":0,"end":5000,"size":0}` {
+		t.Fatalf("first discovery %v", first)
+	}
+	// a.txt grows, b appears
+	write(t, b, "in/a.txt", big+"more\n")
+	write(t, b, "in/b.txt", "b1\nb2\n")
+	second := discover()
+	if len(second) != 2 || second["in/b.txt@0"].ID == "" {
+		t.Fatalf("second discovery %v", second)
+	}
+	// the coordinator keeps what it had for known IDs: a.txt is read as
+	// first seen, without failing on its new size
+	splits := []operator.Split{first["in/a.txt@0"], second["in/b.txt@0"]}
+	out, err := operatortest.ReadSplits(t, testFilesSource(t), oc, splits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 1002 || out[999].String() != `{"line":"line"}` || out[1001].String() != `{"line":"b2"}` {
+		t.Fatalf("%d records: %s", len(out), operatortest.JSON(out[998:]))
+	}
 }

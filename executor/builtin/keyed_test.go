@@ -11,6 +11,7 @@ import (
 	"github.com/sluicehq/sluice/executor/operator"
 	"github.com/sluicehq/sluice/executor/operator/operatortest"
 	"github.com/sluicehq/sluice/executor/record"
+	"github.com/sluicehq/sluice/executor/state"
 )
 
 func keyedContext(t *testing.T, field string) *operatortest.Context {
@@ -159,14 +160,14 @@ func TestKeysDoNotPinInputStrings(t *testing.T) {
 		}
 	}
 	var keys []record.Key
-	for k := range agg.accs {
-		keys = append(keys, k)
+	for _, s := range []*state.Value{agg.accs, comb.partials, red.(*reduceOp).accs} {
+		s.Range(func(k record.Key, _ record.Value) bool {
+			keys = append(keys, k)
+			return true
+		})
 	}
-	for k := range comb.accs {
-		keys = append(keys, k)
-	}
-	for k := range red.(*reduceOp).accs {
-		keys = append(keys, k)
+	if len(keys) != 3 {
+		t.Fatalf("%d keys", len(keys))
 	}
 	for _, k := range keys {
 		s := k.Value().Str()

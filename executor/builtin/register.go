@@ -22,6 +22,7 @@ const (
 	Min         = "min"
 	Max         = "max"
 	Reduce      = "reduce"
+	Window      = "window"
 	Print       = "print"
 )
 
@@ -39,6 +40,7 @@ func Definitions() []operator.Definition {
 		aggregateDef(aggMin),
 		aggregateDef(aggMax),
 		reduceDef(),
+		windowDef(),
 		filesSinkDef(),
 		printDef(),
 	}

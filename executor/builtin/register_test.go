@@ -24,7 +24,7 @@ func def(t testing.TB, name string) operator.Definition {
 
 func TestRegistry(t *testing.T) {
 	r := NewRegistry()
-	want := []string{"count", "datagen", "files", "filter", "flatmap", "map", "max", "min", "print", "reduce", "sum", "tokenize"}
+	want := []string{"count", "datagen", "files", "filter", "flatmap", "map", "max", "min", "print", "reduce", "sum", "tokenize", "window"}
 	if got := r.Names(); !slices.Equal(got, want) {
 		t.Fatalf("names = %v, want %v", got, want)
 	}
@@ -42,7 +42,7 @@ func TestRegistry(t *testing.T) {
 		if d.Doc == "" {
 			t.Errorf("%s: no doc", name)
 		}
-		keyed := slices.Contains([]string{"count", "sum", "min", "max", "reduce"}, d.Name)
+		keyed := slices.Contains([]string{"count", "sum", "min", "max", "reduce", "window"}, d.Name)
 		if d.Keyed != keyed {
 			t.Errorf("%s: Keyed = %v", name, d.Keyed)
 		}
@@ -74,8 +74,8 @@ func TestDefaults(t *testing.T) {
 		op, raw string
 		want    any
 	}{
-		{"files:source", `{"prefix":"in/"}`, &FilesSourceConfig{Prefix: "in/", SplitSize: 8 << 20, Field: "line"}},
-		{"datagen", `{}`, &DatagenConfig{Keys: 100, Chunk: 100000}},
+		{"files:source", `{"prefix":"in/"}`, &FilesSourceConfig{Prefix: "in/", SplitSize: 8 << 20, Field: "line", DiscoverInterval: "1s"}},
+		{"datagen", `{}`, &DatagenConfig{Keys: 100, Chunk: 100000, Interval: "1ms"}},
 		{"flatmap", `{"expr":"[1]"}`, &FlatmapConfig{Expr: "[1]", As: "value"}},
 		{"tokenize", `{}`, &TokenizeConfig{Field: "line", As: "word", Lowercase: true, MinLength: 1}},
 		{"count", `{}`, &CountConfig{As: "count", Emit: "final"}},
@@ -83,6 +83,7 @@ func TestDefaults(t *testing.T) {
 		{"min", `{"field":"x"}`, &AggregateConfig{Field: "x", As: "min", Emit: "final"}},
 		{"max", `{"field":"x"}`, &AggregateConfig{Field: "x", As: "max", Emit: "final"}},
 		{"reduce", `{"expr":"1"}`, &ReduceConfig{Expr: "1", As: "value", Emit: "final"}},
+		{"window", `{"type":"tumbling","size":"1s"}`, &WindowConfig{Type: "tumbling", Size: "1s", Aggregate: "count", As: "value"}},
 		{"files:sink", `{"prefix":"out"}`, &FilesSinkConfig{Prefix: "out", Format: "jsonl"}},
 		{"print", ``, &PrintConfig{Prefix: true}},
 	}
@@ -124,8 +125,11 @@ func TestConfigErrors(t *testing.T) {
 		{"map", `{}`, []string{"expr: one of expr and set is required"}},
 		// bad values
 		{"files:source", `{"prefix":"a","splitSize":10}`, []string{"splitSize: must be at least 1024 bytes, not 10"}},
+		{"files:source", `{"continuous":true,"discoverInterval":"1ms"}`, []string{`discoverInterval: must be at least 10ms, not "1ms"`}},
 		{"datagen", `{"count":-1,"keys":0,"rate":-2,"chunk":0}`, []string{"count: must not be negative", "keys: must be at least 1", "rate: must be a non-negative", "chunk: must be at least 1"}},
 		{"datagen", `{"count":10000000000,"chunk":1}`, []string{"chunk: count 10000000000 in chunks of 1 makes"}},
+		{"datagen", `{"timeField":"key","interval":"0s"}`, []string{`timeField: "key" is already a field`, `interval: must be at least 1ms, not "0s"`}},
+		{"datagen", `{"interval":"soon"}`, []string{`interval: not a duration`}},
 		{"tokenize", `{"minLength":0,"field":""}`, []string{"field: required", "minLength: must be at least 1, not 0"}},
 		{"count", `{"emit":"sometimes"}`, []string{`emit: must be "final" or "every", not "sometimes"`}},
 		{"files:sink", `{"prefix":"o","format":"xml"}`, []string{`format: must be "jsonl", "csv" or "text", not "xml"`}},
@@ -133,6 +137,20 @@ func TestConfigErrors(t *testing.T) {
 		{"files:sink", `{"prefix":"o","header":true}`, []string{`header: only format "csv" has a header`}},
 		{"files:sink", `{"prefix":"o","fields":["a","","a"]}`, []string{"fields[1]: empty field name", `fields[2]: duplicate field "a"`}},
 		{"map", `{"expr":"{}","set":{"a":"1"}}`, []string{"set: expr and set are mutually exclusive"}},
+		{"window", `{}`, []string{`type: required: "tumbling", "sliding" or "session"`}},
+		{"window", `{"type":"hopping"}`, []string{`type: must be "tumbling", "sliding" or "session", not "hopping"`}},
+		{"window", `{"type":"tumbling"}`, []string{`size: required by type "tumbling"`}},
+		{"window", `{"type":"tumbling","size":"10","slide":"1s","gap":"1s"}`, []string{
+			`size: not a duration such as "10s" or "1m30s": "10"`, `slide: not used by type "tumbling"`, `gap: not used by type "tumbling"`}},
+		{"window", `{"type":"sliding","size":"1500us"}`, []string{`size: must be whole milliseconds, not "1500us"`, `slide: required by type "sliding"`}},
+		{"window", `{"type":"sliding","size":"1h","slide":"1s"}`, []string{`slide: size 1h / slide 1s puts a record in more than 1000 windows`}},
+		{"window", `{"type":"session","size":"1s","gap":"-1s"}`, []string{`size: not used by type "session"`, `gap: must be positive, not "-1s"`}},
+		{"window", `{"type":"session","gap":"1s","aggregate":"reduce","expr":"1"}`, []string{`aggregate: reduce cannot merge session windows`}},
+		{"window", `{"type":"tumbling","size":"1s","aggregate":"median"}`, []string{`aggregate: must be count, sum, min, max, avg or reduce, not "median"`}},
+		{"window", `{"type":"tumbling","size":"1s","aggregate":"avg","expr":"1"}`, []string{`field: required`, `expr: only used by aggregate "reduce"`}},
+		{"window", `{"type":"tumbling","size":"1s","field":"v","as":"windowEnd"}`, []string{`field: not used by aggregate "count"`, `as: "windowEnd" is a field of the window's output`}},
+		{"window", `{"type":"tumbling","size":"1s","aggregate":"reduce","allowedLateness":"-1s"}`, []string{`expr: required`, `allowedLateness: must not be negative`}},
+		{"window", `{"type":"tumbling","size":1000}`, []string{`size: must be a string, not number`}},
 		// bad expressions
 		{"filter", `{"expr":"amount >"}`, []string{`expr: invalid expression "amount >": unexpected token EOF (1:8)`}},
 		{"map", `{"expr":"{a: "}`, []string{`expr: invalid expression "{a: "`}},

@@ -13,11 +13,13 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"sync/atomic"
 
 	"github.com/rs/zerolog"
 	"gocloud.dev/blob"
 
 	"github.com/sluicehq/sluice/executor/record"
+	"github.com/sluicehq/sluice/executor/state"
 )
 
 // Emitter receives the records an operator produces. The record passed to
@@ -61,6 +63,22 @@ type Context interface {
 	// before the shuffle, so every input record is a partial result produced
 	// by the combiner rather than a raw input record.
 	Combined() bool
+	// MaxParallelism is the job's number of key groups.
+	MaxParallelism() int
+	// KeyedState is the subtask's checkpointed keyed state (nil for
+	// operators that are not keyed). Create states in Open; after a
+	// recovery they already hold the restored entries.
+	KeyedState() *state.Backend
+	// SideOutput returns the emitter for the edges that leave this vertex
+	// with "output": name. Records sent to a side output without edges are
+	// dropped (and counted).
+	SideOutput(name string) Emitter
+	// Counter returns a named counter reported with the vertex's metrics
+	// (late records, say). Safe for concurrent use.
+	Counter(name string) *atomic.Int64
+	// Watermark is the current event-time watermark of the operator's input
+	// (math.MinInt64 before the first one).
+	Watermark() int64
 }
 
 // Operator is a transform or a sink: it consumes records and, unless it is a

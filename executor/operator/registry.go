@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Kind says where an operator may stand in a job graph.
@@ -58,6 +59,10 @@ type Definition struct {
 	// before a hash shuffle into this keyed operator (combining partial
 	// counts, for instance). ok is false when the config does not allow it.
 	NewCombiner func(cfg any) (op Operator, ok bool)
+	// Discover optionally makes a source continuous: it returns how often
+	// the coordinator looks for new splits (0 for a bounded configuration).
+	// A continuous source's subtasks wait for new splits instead of ending.
+	Discover func(cfg any) time.Duration
 }
 
 // Validator is implemented by config structs that check themselves. Return

@@ -10,7 +10,7 @@ import (
 // The binary encoding of a record, used wherever records cross a process
 // boundary (data plane buffers, state snapshots):
 //
-//	record := uvarint(nfields) field*
+//	record := uvarint(nfields<<1 | timed) [varint(time) if timed] field*
 //	field  := uvarint(len(name)) name value
 //	value  := kind:byte payload
 //	payload: null -> nothing; string -> uvarint(len) bytes; int -> zigzag varint;
@@ -32,7 +32,14 @@ var ErrCorrupt = errors.New("corrupt record encoding")
 
 // AppendRecord appends the binary encoding of r to dst.
 func AppendRecord(dst []byte, r *Record) []byte {
-	dst = binary.AppendUvarint(dst, uint64(len(r.Fields)))
+	h := uint64(len(r.Fields)) << 1
+	if r.Timed {
+		h |= 1
+	}
+	dst = binary.AppendUvarint(dst, h)
+	if r.Timed {
+		dst = binary.AppendVarint(dst, r.Time)
+	}
 	for i := range r.Fields {
 		f := &r.Fields[i]
 		dst = binary.AppendUvarint(dst, uint64(len(f.Name)))
@@ -68,11 +75,21 @@ func AppendValue(dst []byte, v Value) []byte {
 // field slice and, where a field name repeats the one already in that
 // position, its name string. It returns the number of bytes consumed.
 func DecodeRecord(src []byte, r *Record) (int, error) {
-	n, k := binary.Uvarint(src)
+	h, k := binary.Uvarint(src)
+	n := h >> 1
 	if k <= 0 || n > maxFields {
 		return 0, fmt.Errorf("%w: field count", ErrCorrupt)
 	}
 	pos := k
+	r.Time, r.Timed = 0, h&1 == 1
+	if r.Timed {
+		t, k := binary.Varint(src[pos:])
+		if k <= 0 {
+			return 0, fmt.Errorf("%w: event time", ErrCorrupt)
+		}
+		r.Time = t
+		pos += k
+	}
 	old := r.Fields
 	r.Fields = r.Fields[:0]
 	for i := 0; i < int(n); i++ {

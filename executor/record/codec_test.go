@@ -9,6 +9,7 @@ func sampleRecords() []*Record {
 	return []*Record{
 		{},
 		{Fields: []Field{{"word", Str("hello")}, {"count", IntV(42)}}},
+		{Fields: []Field{{"t", Str("timed")}}, Time: -1234567, Timed: true},
 		{Fields: []Field{{"f", FloatV(math.Pi)}, {"neg", IntV(-1 << 62)}, {"b", BoolV(true)}, {"n", Value{}}}},
 		{Fields: []Field{{"l", ListV(Str("a"), IntV(1), ListV(BoolV(false)))}, {"utf8", Str("日本語 café")}}},
 	}
@@ -27,6 +28,9 @@ func TestRoundTrip(t *testing.T) {
 			t.Fatalf("record %d: %v", i, err)
 		}
 		pos += n
+		if got.Timed != want.Timed || got.Time != want.Time {
+			t.Fatalf("record %d: time %v/%d, want %v/%d", i, got.Timed, got.Time, want.Timed, want.Time)
+		}
 		if len(got.Fields) != len(want.Fields) {
 			t.Fatalf("record %d: %d fields, want %d", i, len(got.Fields), len(want.Fields))
 		}
@@ -42,7 +46,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestJSON(t *testing.T) {
-	r := sampleRecords()[3]
+	r := sampleRecords()[4]
 	if got, want := r.String(), `{"l":["a",1,[false]],"utf8":"日本語 café"}`; got != want {
 		t.Fatalf("JSON %s, want %s", got, want)
 	}

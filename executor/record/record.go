@@ -18,6 +18,10 @@ type Field struct {
 // record must Clone it.
 type Record struct {
 	Fields []Field
+	// Time is the record's event time in milliseconds since the Unix epoch,
+	// valid when Timed is set (a source with a watermark strategy sets it).
+	Time  int64
+	Timed bool
 }
 
 // Get returns the value of the named field.
@@ -42,11 +46,14 @@ func (r *Record) Set(name string, v Value) {
 }
 
 // Reset empties r, keeping its capacity.
-func (r *Record) Reset() { r.Fields = r.Fields[:0] }
+func (r *Record) Reset() {
+	r.Fields = r.Fields[:0]
+	r.Time, r.Timed = 0, false
+}
 
 // Clone returns a copy of r that shares no field slice with it.
 func (r *Record) Clone() *Record {
-	c := &Record{Fields: make([]Field, len(r.Fields))}
+	c := &Record{Fields: make([]Field, len(r.Fields)), Time: r.Time, Timed: r.Timed}
 	copy(c.Fields, r.Fields)
 	return c
 }

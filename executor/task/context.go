@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync/atomic"
 
 	"github.com/rs/zerolog"
 	"gocloud.dev/blob"
 
+	"github.com/sluicehq/sluice/executor/operator"
 	"github.com/sluicehq/sluice/executor/record"
+	"github.com/sluicehq/sluice/executor/state"
 )
 
 // opContext implements operator.Context for one stage of a subtask.
@@ -68,4 +71,64 @@ func (c *opContext) KeyName() string {
 		return s.name()
 	}
 	return "key"
+}
+
+func (c *opContext) MaxParallelism() int { return c.t.cfg.Plan.MaxParallelism }
+
+func (c *opContext) KeyedState() *state.Backend {
+	if c.head && c.s.keyed {
+		return c.t.keyed
+	}
+	return nil
+}
+
+func (c *opContext) Watermark() int64 { return c.t.watermark }
+
+func (c *opContext) Counter(name string) *atomic.Int64 {
+	c.s.countMu.Lock()
+	defer c.s.countMu.Unlock()
+	n, ok := c.s.counters[name]
+	if !ok {
+		n = new(atomic.Int64)
+		c.s.counters[name] = n
+	}
+	return n
+}
+
+// SideOutput routes to the writers of edges leaving the vertex with that
+// output name (only a pipeline's last vertex can have them).
+func (c *opContext) SideOutput(name string) operator.Emitter {
+	ws := c.t.sideWriters[name]
+	if c.s != c.t.stages[len(c.t.stages)-1] || len(ws) == 0 {
+		dropped := c.Counter("droppedSideOutput." + name)
+		return operator.EmitterFunc(func(*record.Record) error {
+			dropped.Add(1)
+			return nil
+		})
+	}
+	if len(ws) == 1 {
+		return ws[0]
+	}
+	return operator.EmitterFunc(func(r *record.Record) error {
+		for _, w := range ws {
+			if err := w.Emit(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// counterValues reads a stage's named counters.
+func (s *stage) counterValues() map[string]int64 {
+	s.countMu.Lock()
+	defer s.countMu.Unlock()
+	if len(s.counters) == 0 {
+		return nil
+	}
+	out := make(map[string]int64, len(s.counters))
+	for k, v := range s.counters {
+		out[k] = v.Load()
+	}
+	return out
 }

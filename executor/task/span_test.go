@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluicehq/sluice/executor/exchange"
 	"github.com/sluicehq/sluice/executor/record"
 )
 
@@ -17,8 +18,11 @@ func (c *chanOutput) Send(_ context.Context, b []byte) error {
 	return nil
 }
 func (c *chanOutput) Finish(context.Context) error { return nil }
-func (c *chanOutput) Close() error                 { return nil }
-func (c *chanOutput) BackpressureNanos() int64     { return 0 }
+func (c *chanOutput) SendEvent(context.Context, exchange.Event) error {
+	return nil
+}
+func (c *chanOutput) Close() error             { return nil }
+func (c *chanOutput) BackpressureNanos() int64 { return 0 }
 
 func newTestWriter(bufSize int, out *chanOutput) *edgeWriter {
 	return &edgeWriter{

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,12 +19,29 @@ import (
 	"github.com/sluicehq/sluice/executor/exchange"
 	"github.com/sluicehq/sluice/executor/operator"
 	"github.com/sluicehq/sluice/executor/record"
+	"github.com/sluicehq/sluice/executor/state"
 )
 
 // SplitSource hands out a source subtask's splits (the coordinator's split
-// enumerator, over the internal API). done means no split is left.
+// enumerator, over the internal API).
 type SplitSource interface {
-	NextSplit(ctx context.Context, vertex string, subtask int) (s *operator.Split, done bool, err error)
+	NextSplit(ctx context.Context, vertex string, subtask int) (Assignment, error)
+}
+
+// Assignment answers a split request: a split (whose first Skip records were
+// read before a recovery), Done when no split is left, or Wait when a
+// continuous source has nothing new yet.
+type Assignment struct {
+	Split *operator.Split
+	Skip  int64
+	Done  bool
+	Wait  bool
+}
+
+// Restorer loads a keyed vertex's state from the checkpoint being restored
+// into b: the key groups that subtask index of parallelism owns.
+type Restorer interface {
+	RestoreKeyed(ctx context.Context, vertex string, index, parallelism int, b *state.Backend) error
 }
 
 // BucketOpener opens (and caches) buckets; "" is the job's default bucket.
@@ -47,7 +65,18 @@ type Config struct {
 	// FlushInterval bounds how long a record may wait in a partly filled
 	// buffer; default 100 ms.
 	FlushInterval time.Duration
-	Logger        zerolog.Logger
+	// AtLeastOnce skips barrier alignment (checkpoints are then
+	// at-least-once).
+	AtLeastOnce bool
+	// Restore, when set, restores keyed state before the operators open.
+	Restore Restorer
+	// Snapshots receives this subtask's part of each checkpoint, on the
+	// subtask's goroutine; it must not block for long.
+	Snapshots func(Snapshot)
+	// WatermarkInterval is how often sources with event time emit
+	// watermarks; default 200 ms.
+	WatermarkInterval time.Duration
+	Logger            zerolog.Logger
 }
 
 // Task is one running subtask.
@@ -67,6 +96,16 @@ type Task struct {
 	combiners []operator.Operator // per combining output edge
 	curEdge   int                 // input edge of the record being processed
 	firstAt   atomic.Int64        // unix nanos of the first record handled
+
+	keyed       *state.Backend // the head's keyed state, if it is keyed
+	sideWriters map[string][]*edgeWriter
+	mainWriters []*edgeWriter
+	watermark   int64 // current input watermark (subtask goroutine)
+	src         *sourceRun
+	align       *aligner
+	pendingChk  atomic.Pointer[Barrier] // a checkpoint triggered at a source
+	lastChk     int64                   // the last checkpoint taken
+	final       []operator.Commitable   // staged at the end of input
 }
 
 // stage is one chained operator.
@@ -81,6 +120,8 @@ type stage struct {
 	opened   bool
 	ctx      *opContext
 	consumer operator.Emitter
+	countMu  sync.Mutex
+	counters map[string]*atomic.Int64
 }
 
 // New prepares a subtask: decodes its operators' configs and registers its
@@ -89,10 +130,13 @@ func New(cfg Config) (*Task, error) {
 	if cfg.FlushInterval == 0 {
 		cfg.FlushInterval = 100 * time.Millisecond
 	}
+	if cfg.WatermarkInterval == 0 {
+		cfg.WatermarkInterval = 200 * time.Millisecond
+	}
 	if cfg.ID.Pipeline < 0 || cfg.ID.Pipeline >= len(cfg.Plan.Pipelines) {
 		return nil, fmt.Errorf("subtask %v: no such pipeline", cfg.ID)
 	}
-	t := &Task{cfg: cfg, pipe: cfg.Plan.Pipelines[cfg.ID.Pipeline]}
+	t := &Task{cfg: cfg, pipe: cfg.Plan.Pipelines[cfg.ID.Pipeline], watermark: math.MinInt64, sideWriters: map[string][]*edgeWriter{}}
 	t.log = cfg.Logger.With().Str("job", cfg.Job).Str("task", fmt.Sprintf("%v[%d]", t.pipe.Vertices, cfg.ID.Index)).Logger()
 	for i, vid := range t.pipe.Vertices {
 		v := cfg.Spec.Vertices[cfg.Spec.VertexIndex(vid)]
@@ -104,7 +148,15 @@ func New(cfg Config) (*Task, error) {
 		if len(ferrs) > 0 {
 			return nil, fmt.Errorf("vertex %s config: %v", vid, ferrs[0])
 		}
-		t.stages = append(t.stages, &stage{vertex: vid, def: def, cfg: dc, keyed: def.Keyed})
+		t.stages = append(t.stages, &stage{vertex: vid, def: def, cfg: dc, keyed: def.Keyed, counters: map[string]*atomic.Int64{}})
+	}
+	if t.stages[0].keyed {
+		t.keyed = state.NewBackend(cfg.Plan.MaxParallelism)
+	}
+	if t.stages[0].def.Kind == operator.KindSource && len(t.pipe.Inputs) == 0 {
+		if err := t.setupSource(); err != nil {
+			return nil, err
+		}
 	}
 	if len(t.pipe.Inputs) > 0 {
 		if err := t.setupInputs(); err != nil {
@@ -163,7 +215,7 @@ func combines(pe plan.Edge, def operator.Definition, cfg any) bool {
 func (t *Task) Metrics() api.TaskMetrics {
 	m := api.TaskMetrics{Pipeline: t.cfg.ID.Pipeline, Index: t.cfg.ID.Index, Vertices: map[string]api.Metrics{}}
 	for i, s := range t.stages {
-		vm := api.Metrics{RecordsIn: s.in.load(), RecordsOut: s.out.load()}
+		vm := api.Metrics{RecordsIn: s.in.load(), RecordsOut: s.out.load(), Counters: s.counterValues()}
 		if i == 0 {
 			vm.BytesIn = t.bytesIn.load()
 		}
@@ -198,6 +250,11 @@ func (t *Task) Run(ctx context.Context) (err error) {
 	}()
 	defer t.closeAll(&err)
 
+	if t.keyed != nil && t.cfg.Restore != nil {
+		if err := t.cfg.Restore.RestoreKeyed(ctx, t.stages[0].vertex, t.cfg.ID.Index, t.pipe.Parallelism, t.keyed); err != nil {
+			return fmt.Errorf("restore state of %s: %w", t.stages[0].vertex, err)
+		}
+	}
 	if err := t.connectOutputs(ctx); err != nil {
 		return err
 	}
@@ -209,6 +266,10 @@ func (t *Task) Run(ctx context.Context) (err error) {
 		err = t.runSource(ctx)
 	} else {
 		err = t.runInputs(ctx)
+	}
+	if err == nil {
+		// the end of a bounded input is the end of event time
+		err = t.advanceWatermark(math.MaxInt64)
 	}
 	if err == nil {
 		err = t.endInput()
@@ -225,6 +286,11 @@ func (t *Task) Run(ctx context.Context) (err error) {
 	return nil
 }
 
+// FinalCommitables returns what the sinks staged after the last checkpoint,
+// to be committed when the whole job has finished. Valid after Run returned
+// nil.
+func (t *Task) FinalCommitables() []operator.Commitable { return t.final }
+
 func (t *Task) connectOutputs(ctx context.Context) error {
 	for _, e := range t.pipe.Outputs {
 		pe := t.cfg.Plan.Edges[e]
@@ -237,6 +303,11 @@ func (t *Task) connectOutputs(ctx context.Context) error {
 			w.key = s
 		}
 		t.writers = append(t.writers, w) // before connecting, so that closeAll aborts it
+		if pe.Output == "" {
+			t.mainWriters = append(t.mainWriters, w)
+		} else {
+			t.sideWriters[pe.Output] = append(t.sideWriters[pe.Output], w)
+		}
 		for _, ch := range t.cfg.Plan.Channels(pe.ID) {
 			if ch[0] != t.cfg.ID.Index {
 				continue
@@ -272,6 +343,9 @@ func (t *Task) openChain(ctx context.Context) error {
 		out := countingEmitter(&s.out, next)
 		if i == 0 {
 			out = t.markFirst(out)
+			if s.def.Kind == operator.KindSource {
+				out = t.sourceEmitter(out)
+			}
 		}
 		if i == 0 && s.def.Kind == operator.KindSource {
 			src, err := s.def.NewSource(s.cfg)
@@ -321,6 +395,9 @@ func (t *Task) tailEmitter(ctx context.Context) (operator.Emitter, error) {
 	for i, e := range t.pipe.Outputs {
 		pe := t.cfg.Plan.Edges[e]
 		w := t.writers[i]
+		if pe.Output != "" {
+			continue // side outputs are reached through Context.SideOutput
+		}
 		down := t.cfg.Plan.Pipelines[pe.ToPipeline].Vertices[0]
 		dv := t.cfg.Spec.Vertices[t.cfg.Spec.VertexIndex(down)]
 		def, _ := t.cfg.Registry.Resolve(dv.Operator, false)
@@ -392,54 +469,6 @@ func (t *Task) startFlusher(ctx context.Context) (stop func()) {
 	return func() { once.Do(func() { close(done); wg.Wait() }) }
 }
 
-func (t *Task) runSource(ctx context.Context) error {
-	s := t.stages[0]
-	for {
-		split, done, err := t.cfg.Splits.NextSplit(ctx, s.vertex, t.cfg.ID.Index)
-		if err != nil {
-			return fmt.Errorf("source %s: %w", s.vertex, err)
-		}
-		if done {
-			return nil
-		}
-		if err := s.src.ReadSplit(ctx, *split, s.consumer); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("source %s split %s: %w", s.vertex, split.ID, err)
-		}
-		s.out.sync()
-	}
-}
-
-func (t *Task) runInputs(ctx context.Context) error {
-	decoders := make([]spanDecoder, len(t.gate.IDs()))
-	head := t.headIn
-	for {
-		it, err := t.gate.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("read input: %w", err)
-		}
-		if it.Event != nil {
-			t.gate.Release(it)
-			continue
-		}
-		t.curEdge = t.inEdges[it.Channel]
-		t.bytesIn.add(int64(len(it.Data)))
-		err = decoders[it.Channel].decode(it.Data, head.Emit)
-		t.gate.Release(it)
-		if err != nil {
-			return err
-		}
-	}
-}
-
 // endInput tells each operator, head first, that its input is exhausted,
 // then flushes the combiners.
 func (t *Task) endInput() error {
@@ -454,6 +483,15 @@ func (t *Task) endInput() error {
 	for _, c := range t.combiners {
 		if err := c.EndInput(); err != nil {
 			return fmt.Errorf("combiner at end of input: %w", err)
+		}
+	}
+	for _, s := range t.stages {
+		if c, ok := s.op.(operator.Committer); ok {
+			cs, err := c.PrepareCommit(operator.FinalCheckpoint)
+			if err != nil {
+				return fmt.Errorf("sink %s at end of input: %w", s.vertex, err)
+			}
+			t.final = append(t.final, cs...)
 		}
 	}
 	return nil

@@ -8,12 +8,14 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/sluicehq/sluice/executor/exchange"
 	"github.com/sluicehq/sluice/executor/record"
 )
 
 // output is the producer end of one channel (an *exchange.Output).
 type output interface {
 	Send(ctx context.Context, buf []byte) error
+	SendEvent(ctx context.Context, ev exchange.Event) error
 	Finish(ctx context.Context) error
 	Close() error
 	BackpressureNanos() int64
@@ -173,4 +175,20 @@ func (w *edgeWriter) backpressureNanos() int64 {
 		n += o.BackpressureNanos()
 	}
 	return n
+}
+
+// sendEvent flushes every channel's buffer and then sends ev on it, so the
+// event follows the records emitted before it.
+func (w *edgeWriter) sendEvent(ev exchange.Event) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.flushLocked(); err != nil {
+		return err
+	}
+	for t, o := range w.outs {
+		if err := o.SendEvent(w.ctx, ev); err != nil {
+			return fmt.Errorf("send event to channel %d: %w", t, err)
+		}
+	}
+	return nil
 }

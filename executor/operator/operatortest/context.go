@@ -1,7 +1,10 @@
 // Package operatortest helps test Sluice operators, built-in or user-written,
 // without a runtime: a configurable operator.Context (which also serves as an
 // operator.EnumerateEnv), and harness functions that drive an operator, a
-// source or a keyed operator with its combiner the way the runtime does.
+// source or a keyed operator with its combiner the way the runtime does,
+// through event-time scenarios (RunSteps: records interleaved with
+// watermarks) and through checkpoints, failures and restores of keyed state
+// (RunRecovered, Rescale).
 //
 // The harness functions take a testing.TB and fail the test on harness
 // problems (a config that does not decode, say). t may be nil outside tests
@@ -15,7 +18,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -24,11 +29,15 @@ import (
 
 	"github.com/sluicehq/sluice/executor/operator"
 	"github.com/sluicehq/sluice/executor/record"
+	"github.com/sluicehq/sluice/executor/state"
 )
 
 // Context is an operator.Context for tests. Set its exported fields before
-// use; the zero values give job "job", vertex "v", subtask 0 of 1, a fresh
-// in-memory default bucket and a non-keyed operator.
+// use; the zero values give job "job", vertex "v", subtask 0 of 1, 128 key
+// groups, a fresh in-memory default bucket and a non-keyed operator.
+//
+// Side outputs, counters, the watermark and a keyed state created on first
+// use belong to one Context: a Copy starts without them.
 type Context struct {
 	JobID       string // Job(); "" means "job"
 	VertexID    string // Vertex(); "" means "v"
@@ -55,10 +64,27 @@ type Context struct {
 	// results of its combiner.
 	IsCombined bool
 
+	// MaxKeyGroups is MaxParallelism(); 0 means 128.
+	MaxKeyGroups int
+	// Backend is KeyedState() of a keyed context (one with KeyField or
+	// KeyFunc); nil means a fresh backend, created on first use. Set it to
+	// a restored backend (see Rescale) to test recovery.
+	Backend *state.Backend
+
 	// Log is Logger(); the zero Logger discards.
 	Log zerolog.Logger
 
 	*shared
+	own *local
+}
+
+// local is the state of one Context, not shared with its copies.
+type local struct {
+	backend  *state.Backend
+	sides    map[string]*Collector
+	counters map[string]*atomic.Int64
+	wm       int64
+	wmSet    bool
 }
 
 // shared is the state a Context shares with its copies.
@@ -88,6 +114,7 @@ func NewContext(t testing.TB) *Context {
 func (c *Context) Copy() *Context {
 	c.init()
 	cp := *c
+	cp.own = &local{}
 	return &cp
 }
 
@@ -100,6 +127,9 @@ func (c *Context) Keyed(field string) *Context {
 func (c *Context) init() {
 	if c.shared == nil {
 		c.shared = &shared{}
+	}
+	if c.own == nil {
+		c.own = &local{}
 	}
 }
 
@@ -199,6 +229,106 @@ func (c *Context) KeyName() string {
 
 // Combined implements operator.Context.
 func (c *Context) Combined() bool { return c.IsCombined }
+
+// MaxParallelism implements operator.Context.
+func (c *Context) MaxParallelism() int {
+	if c.MaxKeyGroups > 0 {
+		return c.MaxKeyGroups
+	}
+	return 128
+}
+
+// IsKeyed reports whether the context is keyed (KeyField or KeyFunc set).
+func (c *Context) IsKeyed() bool { return c.KeyField != "" || c.KeyFunc != nil }
+
+// KeyedState implements operator.Context: Backend, or a backend created on
+// first use, for a keyed context; nil otherwise.
+func (c *Context) KeyedState() *state.Backend {
+	if !c.IsKeyed() {
+		return nil
+	}
+	if c.Backend != nil {
+		return c.Backend
+	}
+	c.init()
+	if c.own.backend == nil {
+		c.own.backend = state.NewBackend(c.MaxParallelism())
+	}
+	return c.own.backend
+}
+
+// SideOutput implements operator.Context: each name collects its records;
+// SideRecords returns them.
+func (c *Context) SideOutput(name string) operator.Emitter {
+	c.init()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.own.sides == nil {
+		c.own.sides = map[string]*Collector{}
+	}
+	col := c.own.sides[name]
+	if col == nil {
+		col = &Collector{}
+		c.own.sides[name] = col
+	}
+	return col
+}
+
+// SideRecords returns the records sent to the named side output so far.
+func (c *Context) SideRecords(name string) []*record.Record {
+	c.init()
+	c.mu.Lock()
+	col := c.own.sides[name]
+	c.mu.Unlock()
+	if col == nil {
+		return nil
+	}
+	return col.Records()
+}
+
+// Counter implements operator.Context; CounterValue reads a counter.
+func (c *Context) Counter(name string) *atomic.Int64 {
+	c.init()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.own.counters == nil {
+		c.own.counters = map[string]*atomic.Int64{}
+	}
+	n := c.own.counters[name]
+	if n == nil {
+		n = new(atomic.Int64)
+		c.own.counters[name] = n
+	}
+	return n
+}
+
+// CounterValue returns the named counter's value (0 if never created).
+func (c *Context) CounterValue(name string) int64 {
+	c.init()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n := c.own.counters[name]; n != nil {
+		return n.Load()
+	}
+	return 0
+}
+
+// Watermark implements operator.Context: the last SetWatermark, or
+// math.MinInt64.
+func (c *Context) Watermark() int64 {
+	c.init()
+	if !c.own.wmSet {
+		return math.MinInt64
+	}
+	return c.own.wm
+}
+
+// SetWatermark sets what Watermark returns. RunSteps calls it before each
+// ProcessWatermark, as the runtime does.
+func (c *Context) SetWatermark(wm int64) {
+	c.init()
+	c.own.wm, c.own.wmSet = wm, true
+}
 
 // Close closes the buckets the context opened (not DefaultBucket if it was
 // set by the caller). NewContext(t) calls it when the test ends.

@@ -105,3 +105,28 @@ func ExampleRunCombined() {
 	// {"word":"c","n":1}
 	// error: <nil>
 }
+
+// ExampleRunSteps runs the built-in window operator through an event-time
+// scenario: records out of order, watermarks, a late record.
+func ExampleRunSteps() {
+	def, _ := builtin.NewRegistry().Lookup("window")
+	op := operatortest.NewOperator(nil, def, `{"type":"tumbling","size":"10ms","aggregate":"sum","field":"n","as":"total"}`)
+	oc := operatortest.NewContext(nil).Keyed("user")
+	defer oc.Close()
+
+	out, err := operatortest.RunSteps(nil, op, oc, []operatortest.Step{
+		operatortest.At(3, `{"user":"ann","n":1}`),
+		operatortest.At(12, `{"user":"ann","n":5}`),
+		operatortest.At(7, `{"user":"ann","n":2}`),
+		operatortest.WM(10),
+		operatortest.At(8, `{"user":"ann","n":100}`), // late
+	})
+	fmt.Print(operatortest.Trace(out))
+	fmt.Println("late:", oc.CounterValue("lateRecords"), "error:", err)
+	// Output:
+	// {"user":"ann","windowStart":0,"windowEnd":10,"total":3} @9
+	// wm 10
+	// {"user":"ann","windowStart":10,"windowEnd":20,"total":5} @19
+	// wm +inf
+	// late: 1 error: <nil>
+}

@@ -124,9 +124,12 @@ func NewOperator(t testing.TB, def operator.Definition, raw string) operator.Ope
 }
 
 // RunOperator drives op as the runtime does for a bounded input: Open,
-// Process each input, EndInput, Close. It returns clones of the records op
-// emitted (also those emitted before a failure) and the first error, which
-// names the step that failed. Close runs even after a failure.
+// Process each input, EndInput, Close. A sink that implements
+// operator.Committer gets PrepareCommit(operator.FinalCheckpoint) after
+// EndInput, and what it returns is committed (Commit), as when a job
+// finishes. It returns clones of the records op emitted (also those
+// emitted before a failure) and the first error, which names the step that
+// failed. Close runs even after a failure.
 func RunOperator(t testing.TB, op operator.Operator, oc operator.Context, inputs []*record.Record) (out []*record.Record, err error) {
 	helper(t)
 	var col Collector
@@ -148,6 +151,15 @@ func RunOperator(t testing.TB, op operator.Operator, oc operator.Context, inputs
 	}
 	if err := op.EndInput(); err != nil {
 		return nil, fmt.Errorf("end input: %w", err)
+	}
+	if c, ok := op.(operator.Committer); ok {
+		cs, err := c.PrepareCommit(operator.FinalCheckpoint)
+		if err != nil {
+			return nil, fmt.Errorf("prepare commit: %w", err)
+		}
+		if err := Commit(ctx, oc, cs); err != nil {
+			return nil, err
+		}
 	}
 	return nil, nil
 }

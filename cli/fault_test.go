@@ -1,0 +1,394 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/bench/corpus"
+	"github.com/sluicehq/sluice/coordinator/api"
+	"github.com/sluicehq/sluice/coordinator/store"
+)
+
+// killRandomExecutor SIGKILLs one live executor process of the job.
+func (c *testCluster) killRandomExecutor(t *testing.T, id string, rng *rand.Rand) int {
+	t.Helper()
+	pids := executorProcesses(t, id)
+	if len(pids) == 0 {
+		t.Fatalf("no executor process of job %s to kill", id)
+	}
+	pid := pids[rng.IntN(len(pids))]
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill %d: %v", pid, err)
+	}
+	return pid
+}
+
+// completedCheckpoints returns how many checkpoints of the job completed.
+func (c *testCluster) completedCheckpoints(t *testing.T, id string) int {
+	t.Helper()
+	cps, err := c.client.Checkpoints(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, h := range cps.History {
+		if h.Status == "COMPLETED" && !h.Savepoint {
+			n++
+		}
+	}
+	return n
+}
+
+// readJSONLines reads every committed part file under dir (staging is
+// hidden under _staging and skipped).
+func readJSONLines(t *testing.T, dir string) []map[string]any {
+	t.Helper()
+	var rows []map[string]any
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			if os.IsNotExist(err) {
+				return nil
+			}
+			return err
+		}
+		if d.IsDir() {
+			if strings.HasPrefix(d.Name(), "_") || strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if strings.HasPrefix(d.Name(), "_") || strings.HasPrefix(d.Name(), ".") {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sc := bufio.NewScanner(bytes.NewReader(data))
+		for sc.Scan() {
+			var row map[string]any
+			if err := json.Unmarshal(sc.Bytes(), &row); err != nil {
+				return fmt.Errorf("%s: %q: %v", p, sc.Text(), err)
+			}
+			rows = append(rows, row)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// TestUnboundedKeyedCountExactlyOnceUnderKills runs an unbounded keyed
+// running count (one output record per input record) with checkpoints every
+// 500 ms, SIGKILLs a random executor process 5 times at random moments,
+// then stops the job with a savepoint. Every key's committed counts must be
+// exactly 1..n, where n is what the sources had read at the savepoint: a
+// gap would be a lost record, a repeat a record counted twice.
+func TestUnboundedKeyedCountExactlyOnceUnderKills(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills executor processes")
+	}
+	c := startTestCluster(t)
+	const keys = 13
+	id := c.submit(t, map[string]any{
+		"name":          "unbounded-count",
+		"defaults":      map[string]any{"parallelism": 2},
+		"checkpointing": map[string]any{"interval": "500ms"},
+		"restart":       map[string]any{"strategy": "fixed-delay", "delay": "50ms", "attempts": 20},
+		"vertices": []map[string]any{
+			{"id": "gen", "operator": "datagen", "config": map[string]any{"keys": keys, "rate": 3000}},
+			{"id": "cnt", "operator": "count", "config": map[string]any{"emit": "every"}},
+			{"id": "out", "operator": "files", "config": map[string]any{"prefix": "counts/{job}/", "format": "jsonl"}},
+		},
+		"edges": []map[string]any{
+			{"from": "gen", "to": "cnt", "partitioning": "hash", "key": "key"},
+			{"from": "cnt", "to": "out"},
+		},
+	})
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	for kill := 0; kill < 5; kill++ {
+		before := c.completedCheckpoints(t, id)
+		waitFor(t, time.Minute, "a checkpoint since the last kill", func() bool {
+			j, err := c.client.Job(context.Background(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if j.State.Terminal() {
+				t.Fatalf("job ended: %s %s", j.State, j.Error)
+			}
+			return j.State == api.JobRunning && c.completedCheckpoints(t, id) > before
+		})
+		time.Sleep(time.Duration(rng.IntN(700)) * time.Millisecond) // a random moment
+		pid := c.killRandomExecutor(t, id, rng)
+		t.Logf("kill %d: SIGKILLed executor pid %d", kill+1, pid)
+	}
+	before := c.completedCheckpoints(t, id)
+	waitFor(t, time.Minute, "recovery from the last kill and a checkpoint after it", func() bool {
+		j, err := c.client.Job(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(j.Restarts) >= 5 && j.State == api.JobRunning && c.completedCheckpoints(t, id) > before
+	})
+	sp, err := c.client.Savepoint(context.Background(), id, true)
+	if err != nil {
+		t.Fatalf("stop with savepoint: %v", err)
+	}
+	job := c.waitJob(t, id, time.Minute, api.JobCanceled, api.JobFailed)
+	if job.State != api.JobCanceled {
+		t.Fatalf("job %s after stop-with-savepoint: %s", job.State, job.Error)
+	}
+	if len(job.Restarts) < 5 {
+		t.Errorf("%d restarts recorded, want at least 5", len(job.Restarts))
+	}
+
+	// what the sources had read at the savepoint: each unbounded datagen
+	// split i yields ids i, i+p, ...; Skip is how many it had emitted
+	cc := readSavepoint(t, c, sp.Dir)
+	want := map[string]int64{}
+	for _, ps := range cc.Sources["gen"] {
+		var d struct{ Start, Step int64 }
+		if err := json.Unmarshal(ps.Split.Data, &d); err != nil {
+			t.Fatal(err)
+		}
+		for n := int64(0); n < ps.Skip; n++ {
+			want[fmt.Sprintf("key-%d", (d.Start+n*d.Step)%keys)]++
+		}
+	}
+	seen := map[string]map[int64]bool{}
+	for _, row := range readJSONLines(t, filepath.Join(c.DataDir, "bucket", "counts", id)) {
+		k := row["key"].(string)
+		n := int64(row["count"].(float64))
+		if seen[k] == nil {
+			seen[k] = map[int64]bool{}
+		}
+		if seen[k][n] {
+			t.Errorf("key %s: count %d committed twice", k, n)
+		}
+		seen[k][n] = true
+	}
+	total := int64(0)
+	for k, n := range want {
+		total += n
+		if int64(len(seen[k])) != n {
+			t.Errorf("key %s: %d distinct counts committed, want %d", k, len(seen[k]), n)
+		}
+		for i := int64(1); i <= n; i++ {
+			if !seen[k][i] {
+				t.Errorf("key %s: count %d missing (lost record)", k, i)
+				break
+			}
+		}
+	}
+	if total < 1000 {
+		t.Fatalf("only %d records read at the savepoint: the test proved little", total)
+	}
+	t.Logf("%d records over %d keys, %d restarts, exactly once", total, len(want), len(job.Restarts))
+}
+
+func readSavepoint(t *testing.T, c *testCluster, dir string) *store.CompletedCheckpoint {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(c.DataDir, "bucket", dir, "_metadata"))
+	if err != nil {
+		t.Fatalf("savepoint metadata: %v", err)
+	}
+	var md struct {
+		State json.RawMessage `json:"state"`
+	}
+	if err := json.Unmarshal(data, &md); err != nil {
+		t.Fatal(err)
+	}
+	var cc store.CompletedCheckpoint
+	if err := json.Unmarshal(md.State, &cc); err != nil {
+		t.Fatalf("savepoint state: %v\n%s", err, data)
+	}
+	return &cc
+}
+
+// TestBoundedWordCountKilledMidway kills an executor while the word count
+// runs with checkpoints; the job recovers and its output is exact.
+func TestBoundedWordCountKilledMidway(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills executor processes")
+	}
+	input := t.TempDir()
+	var buf bytes.Buffer
+	if err := corpus.Generate(&buf, corpus.Options{Seed: 5, Bytes: 16 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(input, "big.txt"), buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want, err := corpus.Count(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := startTestCluster(t)
+	spec := wordCountSpec(input, 2, true) // lines shuffled: more work, more in flight
+	spec["checkpointing"] = map[string]any{"interval": "100ms"}
+	spec["restart"] = map[string]any{"strategy": "fixed-delay", "delay": "50ms"}
+	spec["vertices"].([]map[string]any)[0]["config"].(map[string]any)["splitSize"] = 256 << 10
+	id := c.submit(t, spec)
+	waitFor(t, time.Minute, "a checkpoint and some input read", func() bool {
+		j, err := c.client.Job(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.State.Terminal() {
+			t.Fatalf("job ended before the kill: %s %s", j.State, j.Error)
+		}
+		return c.completedCheckpoints(t, id) > 0 && j.Vertices[0].Metrics.RecordsOut > 5000
+	})
+	c.killRandomExecutor(t, id, rand.New(rand.NewPCG(1, 2)))
+	job := c.waitJob(t, id, 2*time.Minute, api.JobFinished, api.JobFailed, api.JobCanceled)
+	if job.State != api.JobFinished {
+		t.Fatalf("job %s: %s", job.State, job.Error)
+	}
+	if len(job.Restarts) == 0 {
+		t.Fatal("no restart recorded after the kill")
+	}
+	got, _ := readCounts(t, filepath.Join(c.DataDir, "bucket", "out", id))
+	diffCounts(t, got, want)
+}
+
+// TestCorruptCheckpointFallsBack corrupts the newest checkpoint's state and
+// kills an executor: recovery skips it for the previous one, with a warning.
+func TestCorruptCheckpointFallsBack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills executor processes")
+	}
+	c := startTestCluster(t)
+	id := c.submit(t, map[string]any{
+		"defaults":      map[string]any{"parallelism": 2},
+		"checkpointing": map[string]any{"interval": "3s"},
+		"restart":       map[string]any{"strategy": "fixed-delay", "delay": "50ms"},
+		"vertices": []map[string]any{
+			{"id": "gen", "operator": "datagen", "config": map[string]any{"keys": 50, "rate": 2000}},
+			{"id": "cnt", "operator": "count"},
+			{"id": "out", "operator": "print"},
+		},
+		"edges": []map[string]any{
+			{"from": "gen", "to": "cnt", "partitioning": "hash", "key": "key"},
+			{"from": "cnt", "to": "out"},
+		},
+	})
+	waitFor(t, time.Minute, "two complete checkpoints", func() bool { return c.completedCheckpoints(t, id) >= 2 })
+	cps, err := c.client.Checkpoints(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var newest api.CheckpointStatus
+	for _, h := range cps.History {
+		if h.Status == "COMPLETED" && h.ID > newest.ID {
+			newest = h
+		}
+	}
+	pieces, _ := filepath.Glob(filepath.Join(c.DataDir, "bucket", newest.Path, "cnt-*"))
+	if len(pieces) == 0 {
+		t.Fatalf("no keyed state pieces in %s", newest.Path)
+	}
+	if err := os.Truncate(pieces[0], 3); err != nil {
+		t.Fatal(err)
+	}
+	c.killRandomExecutor(t, id, rand.New(rand.NewPCG(3, 4)))
+	var job *api.Job
+	waitFor(t, time.Minute, "recovery", func() bool {
+		j, err := c.client.Job(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		job = j
+		return len(j.Restarts) > 0 && j.State == api.JobRunning && j.RestoredFrom != 0
+	})
+	if job.RestoredFrom >= newest.ID {
+		t.Fatalf("restored from checkpoint %d, want one older than the corrupt %d (a newer one completed meanwhile?)", job.RestoredFrom, newest.ID)
+	}
+	found := false
+	for _, w := range job.Warnings {
+		if strings.Contains(w, fmt.Sprintf("checkpoint %d", newest.ID)) {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no warning about the corrupt checkpoint %d: %v", newest.ID, job.Warnings)
+	}
+	if _, err := c.client.Cancel(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	c.waitJob(t, id, time.Minute, api.JobCanceled)
+}
+
+// TestSavepointRescale takes a savepoint of a keyed count mid-way, then
+// resumes it at another parallelism: the result is exactly that of an
+// uninterrupted run.
+func TestSavepointRescale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts executor processes")
+	}
+	c := startTestCluster(t)
+	const n, keys = 40000, 37
+	spec := func(p int) map[string]any {
+		return map[string]any{
+			"defaults": map[string]any{"parallelism": p},
+			"vertices": []map[string]any{
+				{"id": "gen", "operator": "datagen", "config": map[string]any{"count": n, "keys": keys, "chunk": 1000, "rate": 20000 / p}},
+				{"id": "cnt", "operator": "count"},
+				{"id": "out", "operator": "files", "config": map[string]any{"prefix": "rescale/{job}/", "format": "jsonl"}},
+			},
+			"edges": []map[string]any{
+				{"from": "gen", "to": "cnt", "partitioning": "hash", "key": "key"},
+				{"from": "cnt", "to": "out"},
+			},
+		}
+	}
+	want := map[string]int64{}
+	for i := 0; i < n; i++ {
+		want[fmt.Sprintf("key-%d", i%keys)]++
+	}
+	for _, tc := range [][2]int{{2, 4}, {4, 1}} {
+		t.Run(fmt.Sprintf("%d-to-%d", tc[0], tc[1]), func(t *testing.T) {
+			first := c.submit(t, spec(tc[0]))
+			waitFor(t, time.Minute, "the first run to be mid-way", func() bool {
+				j, err := c.client.Job(context.Background(), first)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return j.State == api.JobRunning && j.Vertices[0].Metrics.RecordsOut > n/5
+			})
+			sp, err := c.client.Savepoint(context.Background(), first, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.waitJob(t, first, time.Minute, api.JobCanceled)
+			body, _ := json.Marshal(spec(tc[1]))
+			second, err := c.client.SubmitFromSavepoint(context.Background(), body, "application/json", sp.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			job := c.waitJob(t, second, time.Minute, api.JobFinished, api.JobFailed)
+			if job.State != api.JobFinished {
+				t.Fatalf("resumed job %s: %s", job.State, job.Error)
+			}
+			got := map[string]int64{}
+			for _, row := range readJSONLines(t, filepath.Join(c.DataDir, "bucket", "rescale", second)) {
+				got[row["key"].(string)] += int64(row["count"].(float64))
+			}
+			diffCounts(t, got, want)
+			if rows := readJSONLines(t, filepath.Join(c.DataDir, "bucket", "rescale", first)); len(rows) != 0 {
+				t.Errorf("the cancelled first run committed %d rows", len(rows))
+			}
+		})
+	}
+}

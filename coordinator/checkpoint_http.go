@@ -1,0 +1,131 @@
+package coordinator
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/sluicehq/sluice/coordinator/api"
+	"github.com/sluicehq/sluice/coordinator/store"
+)
+
+// handleCommands long-polls an executor's commands (checkpoint triggers);
+// an executor of a replaced attempt, or of a job that is ending or
+// restarting, is told to cancel.
+func (c *Coordinator) handleCommands(w http.ResponseWriter, r *http.Request) {
+	execID := r.URL.Query().Get("executor")
+	job, ok := jobOfExecutor(execID)
+	if !ok {
+		writeError(w, http.StatusBadRequest, "executor: malformed executor id "+execID)
+		return
+	}
+	after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
+	attempt, _ := strconv.Atoi(r.URL.Query().Get("attempt"))
+	deadline := time.NewTimer(25 * time.Second)
+	defer deadline.Stop()
+	for {
+		m := c.master(job)
+		j, ok := c.cfg.Store.Job(job)
+		if !ok || m == nil {
+			writeJSON(w, http.StatusOK, api.Commands{Commands: []api.Command{{Cancel: true}}})
+			return
+		}
+		changes := m.changes()
+		switch {
+		case j.State.Terminal(), j.State == api.JobCanceling, j.State == api.JobFailing,
+			j.State == api.JobRestarting, attempt != 0 && attempt != j.Attempt:
+			writeJSON(w, http.StatusOK, api.Commands{Commands: []api.Command{{Cancel: true}}})
+			return
+		}
+		if cmds := m.commandsAfter(after); len(cmds) > 0 {
+			writeJSON(w, http.StatusOK, api.Commands{Commands: cmds})
+			return
+		}
+		select {
+		case <-changes:
+		case <-deadline.C:
+			writeJSON(w, http.StatusOK, api.Commands{})
+			return
+		case <-r.Context().Done():
+			return
+		}
+	}
+}
+
+func (c *Coordinator) handleAck(w http.ResponseWriter, r *http.Request) {
+	body, ok := c.readBody(w, r)
+	if !ok {
+		return
+	}
+	var a api.CheckpointAck
+	if !decodeJSON(w, body, &a) {
+		return
+	}
+	if m := c.master(a.Job); m != nil {
+		m.ack(a)
+	}
+	writeJSON(w, http.StatusOK, struct{}{})
+}
+
+func (c *Coordinator) handleCheckpoints(w http.ResponseWriter, r *http.Request) {
+	j, ok := c.cfg.Store.Job(r.PathValue("id"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "no such job: "+r.PathValue("id"))
+		return
+	}
+	out := api.Checkpoints{History: j.History}
+	for _, h := range j.History {
+		switch h.Status {
+		case "COMPLETED":
+			out.Completed++
+		case "FAILED":
+			out.Failed++
+		}
+	}
+	if m := c.master(j.ID); m != nil {
+		m.decoratePending(out.History)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// handleSavepoint triggers a savepoint and answers once it is complete.
+func (c *Coordinator) handleSavepoint(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	body, ok := c.readBody(w, r)
+	if !ok {
+		return
+	}
+	var req api.SavepointRequest
+	if len(body) > 0 && !decodeJSON(w, body, &req) {
+		return
+	}
+	j, ok := c.cfg.Store.Job(id)
+	if !ok {
+		writeError(w, http.StatusNotFound, "no such job: "+id)
+		return
+	}
+	if j.State != api.JobRunning {
+		writeError(w, http.StatusConflict, "job "+id+" is "+string(j.State)+"; savepoints are taken of running jobs")
+		return
+	}
+	m := c.startMaster(id)
+	res, err := m.requestSavepoint(req.Cancel)
+	if err != nil {
+		if errors.Is(err, store.ErrNotLeader) {
+			storeError(w, err)
+			return
+		}
+		writeError(w, http.StatusConflict, err.Error())
+		return
+	}
+	select {
+	case out := <-res:
+		if out.err != nil {
+			writeError(w, http.StatusInternalServerError, out.err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, out.resp)
+	case <-r.Context().Done():
+	}
+}

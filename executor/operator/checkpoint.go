@@ -1,0 +1,68 @@
+package operator
+
+// Checkpoints, event time and exactly-once output: optional interfaces that
+// operators and sources implement when they need them. The runtime checks
+// for them with type assertions. All methods are called on the subtask's
+// goroutine, never concurrently with Process.
+//
+// What the runtime does at checkpoint n, for each chained operator from head
+// to tail, once barrier n has arrived on every input (aligned):
+//
+//  1. BarrierFlusher.FlushBeforeBarrier(n): emit buffered records (a
+//     combiner's partial results) so they precede the barrier downstream;
+//  2. Committer.PrepareCommit(n): a sink closes what it staged since the
+//     previous checkpoint and returns it; the coordinator commits it once
+//     checkpoint n is complete;
+//  3. the keyed state (Context.KeyedState) is snapshotted by key group, and
+//     the source's split positions are recorded;
+//  4. the barrier is forwarded to every output.
+//
+// On recovery, keyed state is restored into Context.KeyedState before Open,
+// source splits are rewound, and nothing else is restored: staged output of
+// the restored checkpoint has been committed by the coordinator, and output
+// staged after it is discarded.
+
+// FinalCheckpoint is the id PrepareCommit gets after EndInput: what remains
+// is committed when the whole job has finished.
+const FinalCheckpoint int64 = -1
+
+// WatermarkHandler is implemented by operators that act on event time.
+type WatermarkHandler interface {
+	// ProcessWatermark is called when the watermark of the operator's input
+	// advances to wm (milliseconds since the epoch): no record with an event
+	// time <= wm is expected any more; later ones are late. Records emitted
+	// during the call precede the watermark downstream. The runtime forwards
+	// the watermark after the call.
+	ProcessWatermark(wm int64) error
+}
+
+// BarrierFlusher is implemented by operators that hold records back (a
+// combiner, for instance) and must emit them before a checkpoint barrier.
+type BarrierFlusher interface {
+	FlushBeforeBarrier(checkpoint int64) error
+}
+
+// Commitable is output staged by a sink, to be made visible once its
+// checkpoint is complete: the coordinator copies Staged to Final with
+// create-if-absent and deletes Staged, so committing twice is harmless.
+type Commitable struct {
+	// Bucket is the bucket URL; "" is the job's default bucket.
+	Bucket string `json:"bucket,omitempty"`
+	Staged string `json:"staged"`
+	Final  string `json:"final"`
+}
+
+// Committer is implemented by exactly-once sinks.
+type Committer interface {
+	// PrepareCommit finishes everything staged since the previous call and
+	// returns it. id is the checkpoint, or FinalCheckpoint after EndInput.
+	PrepareCommit(id int64) ([]Commitable, error)
+}
+
+// SplitAdvancer is implemented by sources that can skip into a split
+// cheaply: Advance returns the part of s that follows its first n records.
+// Sources without it are rewound by reading the split again and dropping
+// its first n records.
+type SplitAdvancer interface {
+	Advance(s Split, n int64) (Split, error)
+}
