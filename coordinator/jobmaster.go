@@ -162,10 +162,8 @@ func (m *jobMaster) step(ctx context.Context) (bool, error) {
 			return false, m.failure(j, fmt.Sprintf("executors did not register within %s", m.c.cfg.ScheduleTimeout))
 		}
 	case api.JobRunning:
-		for _, t := range j.SortedTasks() {
-			if t.State == api.TaskFailed {
-				return false, m.failure(j, fmt.Sprintf("subtask %s of %s failed: %s", taskName(j, t), t.Executor, t.Error))
-			}
+		if t := firstFailure(j); t != nil {
+			return false, m.failure(j, fmt.Sprintf("subtask %s of %s failed: %s", taskName(j, t), t.Executor, t.Error))
 		}
 		if reason := m.lostExecutor(j); reason != "" {
 			return false, m.failure(j, reason)
@@ -536,4 +534,16 @@ func (m *jobMaster) commandsAfter(seq int64) []api.Command {
 		return nil
 	}
 	return append([]api.Command(nil), m.commands[seq:]...)
+}
+
+// firstFailure returns the subtask that failed first: the others usually
+// failed because of it (their channels to it broke).
+func firstFailure(j *store.Job) *store.Task {
+	var first *store.Task
+	for _, t := range j.SortedTasks() {
+		if t.State == api.TaskFailed && (first == nil || t.FailSeq < first.FailSeq) {
+			first = t
+		}
+	}
+	return first
 }

@@ -102,9 +102,9 @@ func (c *Coordinator) prepare(ctx context.Context, spec *jobspec.Spec) (*store.J
 		SubmittedAt: time.Now().UTC(),
 		// checkpoints are numbered from 1
 		NextCheckpoint: 1,
-		Executors:   map[int]*store.Executor{},
-		Tasks:       map[string]*store.Task{},
-		Splits:      map[string]*store.SplitQueue{},
+		Executors:      map[int]*store.Executor{},
+		Tasks:          map[string]*store.Task{},
+		Splits:         map[string]*store.SplitQueue{},
 	}
 	for _, st := range p.Subtasks() {
 		j.Tasks[store.TaskKey(st)] = &store.Task{Pipeline: st.Pipeline, Index: st.Index, State: api.TaskCreated}

@@ -246,6 +246,10 @@ func (f *fsm) apply(c *Command) interface{} {
 		t.State = c.Task.State
 		t.Error = c.Task.Error
 		t.FinalCommits = c.Task.FinalCommits
+		if t.State == api.TaskFailed {
+			j.Failures++
+			t.FailSeq = j.Failures
+		}
 		if c.Task.Executor != "" {
 			t.Executor = c.Task.Executor
 		}

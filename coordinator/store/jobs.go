@@ -33,6 +33,8 @@ type Job struct {
 	// Metrics are the final per-vertex counters, recorded when the job ends.
 	Metrics map[string]api.Metrics `json:"metrics,omitempty"`
 
+	// Failures counts task failures (see Task.FailSeq).
+	Failures int64 `json:"failures,omitempty"`
 	// NextCheckpoint is the id the next checkpoint gets; ids never repeat.
 	NextCheckpoint int64 `json:"nextCheckpoint"`
 	// Completed are the restorable complete checkpoints, oldest first.
@@ -103,6 +105,9 @@ type Task struct {
 	Executor string        `json:"executor,omitempty"`
 	// FinalCommits are what the subtask's sinks staged at the end of input.
 	FinalCommits []api.Commitable `json:"finalCommits,omitempty"`
+	// FailSeq orders failures within the job, so that the first one (the
+	// root cause, not the subtasks that failed because of it) is reported.
+	FailSeq int64 `json:"failSeq,omitempty"`
 }
 
 // SplitQueue holds a source vertex's splits: those not yet handed out, and

@@ -122,6 +122,11 @@ type stage struct {
 	consumer operator.Emitter
 	countMu  sync.Mutex
 	counters map[string]*atomic.Int64
+	// the event time of the record being processed, which records emitted
+	// during Process inherit (as Flink's TimestampedCollector does)
+	inTime    int64
+	inTimed   bool
+	inProcess bool
 }
 
 // New prepares a subtask: decodes its operators' configs and registers its
@@ -341,6 +346,9 @@ func (t *Task) openChain(ctx context.Context) error {
 		s := t.stages[i]
 		s.ctx = t.newContext(s, i)
 		out := countingEmitter(&s.out, next)
+		if s.def.Kind != operator.KindSource {
+			out = inheritTime(s, out)
+		}
 		if i == 0 {
 			out = t.markFirst(out)
 			if s.def.Kind == operator.KindSource {
@@ -373,11 +381,28 @@ func (t *Task) openChain(ctx context.Context) error {
 		in := &s.in
 		next = operator.EmitterFunc(func(r *record.Record) error {
 			in.inc()
-			return op.Process(r)
+			s.inTime, s.inTimed, s.inProcess = r.Time, r.Timed, true
+			err := op.Process(r)
+			s.inProcess = false
+			return err
 		})
 	}
 	t.headIn = next
 	return nil
+}
+
+// inheritTime gives the records an operator emits while processing a
+// record that record's event time, as Flink's TimestampedCollector does
+// (operators reuse their output records, so an unset time cannot be told
+// from a stale one). Records emitted outside Process, a window's results on
+// a watermark, say, keep the time the operator gave them.
+func inheritTime(s *stage, next operator.Emitter) operator.Emitter {
+	return operator.EmitterFunc(func(r *record.Record) error {
+		if s.inProcess {
+			r.Time, r.Timed = s.inTime, s.inTimed
+		}
+		return next.Emit(r)
+	})
 }
 
 // countingEmitter counts what a stage emits.
