@@ -294,7 +294,8 @@ func (m *jobMaster) deploy(ctx context.Context, j *store.Job, restore *api.Resto
 	}
 	now := time.Now()
 	m.mu.Lock()
-	m.commands = nil // commands are per attempt
+	m.commands = nil                         // commands are per attempt
+	m.metrics = map[string]api.TaskMetrics{} // so are live metrics
 	for _, e := range execs {
 		m.heartbeats[e.ID] = now
 	}

@@ -31,7 +31,7 @@ func restartDelay(r jobspec.Restart, restarts []api.Restart, now time.Time) (tim
 		if n >= or(r.Attempts, 10) {
 			return 0, false
 		}
-		return orDur(r.Delay, time.Second), true
+		return delayOr(r.Delay, time.Second), true
 	case jobspec.RestartFailureRate:
 		interval := orDur(r.Interval, time.Minute)
 		recent := 0
@@ -43,12 +43,12 @@ func restartDelay(r jobspec.Restart, restarts []api.Restart, now time.Time) (tim
 		if recent >= or(r.MaxFailures, 3) {
 			return 0, false
 		}
-		return orDur(r.Delay, time.Second), true
+		return delayOr(r.Delay, time.Second), true
 	default: // exponential delay
 		if n >= or(r.Attempts, 10) {
 			return 0, false
 		}
-		initial := orDur(r.Delay, 100*time.Millisecond)
+		initial := delayOr(r.Delay, 100*time.Millisecond)
 		maxDelay := orDur(r.MaxDelay, 10*time.Second)
 		mult := r.Multiplier
 		if mult == 0 {
@@ -70,6 +70,13 @@ func or(v, def int) int {
 		return def
 	}
 	return v
+}
+
+func delayOr(v *jobspec.Duration, def time.Duration) time.Duration {
+	if v == nil {
+		return def
+	}
+	return v.D()
 }
 
 func orDur(v jobspec.Duration, def time.Duration) time.Duration {

@@ -17,20 +17,17 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/sluicehq/sluice/bench/corpus"
+	"github.com/sluicehq/sluice/bench/localcluster"
 	"github.com/sluicehq/sluice/coordinator/api"
 )
 
@@ -81,18 +78,22 @@ func run(size int64, files, runs int, work, profile, pars string) error {
 	fmt.Printf("corpus: %d bytes in %d files, %d words, %d distinct\n", size, files, words, len(want))
 
 	// (b) Sluice
-	bin := filepath.Join(work, "sluice")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/sluice")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("build sluice: %w", err)
-	}
-	url, stop, err := startLocal(bin, filepath.Join(work, "cluster"), profile)
+	bin, err := localcluster.Build(work)
 	if err != nil {
 		return err
 	}
-	defer stop()
-	client := api.NewClient(url, "")
+	var env []string
+	if profile != "" {
+		abs, _ := filepath.Abs(profile)
+		_ = os.MkdirAll(abs, 0o755)
+		env = append(env, "SLUICE_CPUPROFILE_DIR="+abs)
+	}
+	cl, err := localcluster.Start(bin, filepath.Join(work, "cluster"), env...)
+	if err != nil {
+		return err
+	}
+	defer cl.Stop()
+	client := cl.Client
 
 	results := []result{median(base)}
 	for _, ps := range strings.Split(pars, ",") {
@@ -164,40 +165,6 @@ func countDir(dir string, counts map[string]int64) (int64, error) {
 		total += n
 	}
 	return total, nil
-}
-
-// startLocal starts `sluice local` and returns its API URL.
-func startLocal(bin, dataDir, profile string) (string, func(), error) {
-	cmd := exec.Command(bin, "local", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "warn")
-	cmd.Stderr = os.Stderr
-	cmd.Env = os.Environ()
-	if profile != "" {
-		abs, _ := filepath.Abs(profile)
-		_ = os.MkdirAll(abs, 0o755)
-		cmd.Env = append(cmd.Env, "SLUICE_CPUPROFILE_DIR="+abs)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return "", nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return "", nil, err
-	}
-	stop := func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	}
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		line := sc.Text()
-		if i := strings.Index(line, "API on "); i >= 0 {
-			url := strings.TrimSuffix(strings.Fields(line[i+len("API on "):])[0], ",")
-			go func() { _, _ = io.Copy(io.Discard, out) }()
-			return url, stop, nil
-		}
-	}
-	stop()
-	return "", nil, errors.New("sluice local did not print its API address")
 }
 
 func runSluice(c *api.Client, corpusDir, bucketDir string, p int, words int64, want map[string]int64) (result, error) {

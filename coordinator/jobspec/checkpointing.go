@@ -75,8 +75,9 @@ type Restart struct {
 	// default 10.
 	Attempts int `json:"attempts,omitempty"`
 	// Delay is the fixed or failure-rate delay (default 1s) and the
-	// exponential strategy's first delay (default 100ms).
-	Delay Duration `json:"delay,omitempty"`
+	// exponential strategy's first delay (default 100ms); "0s" restarts at
+	// once.
+	Delay *Duration `json:"delay,omitempty"`
 	// MaxDelay caps exponential delays; default 10s.
 	MaxDelay Duration `json:"maxDelay,omitempty"`
 	// Multiplier grows exponential delays; default 2.
@@ -138,7 +139,7 @@ func (v *validator) validateJobSettings() {
 	default:
 		v.p.add("restart.strategy", fmt.Sprintf("unknown strategy %q (use %s, %s, %s or %s)", r.Strategy, RestartExponential, RestartFixed, RestartFailureRate, RestartNone))
 	}
-	if r.Attempts < 0 || r.Delay < 0 || r.MaxDelay < 0 || r.Multiplier < 0 || r.Jitter < 0 || r.Jitter > 1 || r.MaxFailures < 0 || r.Interval < 0 {
+	if r.Attempts < 0 || (r.Delay != nil && *r.Delay < 0) || r.MaxDelay < 0 || r.Multiplier < 0 || r.Jitter < 0 || r.Jitter > 1 || r.MaxFailures < 0 || r.Interval < 0 {
 		v.p.add("restart", "values must not be negative (and jitter at most 1)")
 	}
 	for i, vx := range v.s.Vertices {

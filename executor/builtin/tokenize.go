@@ -99,6 +99,7 @@ func isWordRune(r rune) bool {
 }
 
 func (t *tokenizeOp) Process(r *record.Record) error {
+	t.rec.Time, t.rec.Timed = r.Time, r.Timed
 	v, _ := r.Get(t.field)
 	switch v.Kind() {
 	case record.String:

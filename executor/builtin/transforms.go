@@ -109,9 +109,11 @@ func (m *mapOp) Process(r *record.Record) error {
 		if m.names, err = recordFromMap(&m.rec, mm, m.names); err != nil {
 			return fmt.Errorf("map: expression %q: %w", m.prog.Source(), err)
 		}
+		m.rec.Time, m.rec.Timed = r.Time, r.Timed
 		return m.out.Emit(&m.rec)
 	}
 	m.rec.Fields = append(m.rec.Fields[:0], r.Fields...)
+	m.rec.Time, m.rec.Timed = r.Time, r.Timed
 	for _, f := range m.set {
 		v, err := f.prog.EvalValue(r)
 		if err != nil {
@@ -205,6 +207,8 @@ type flatmapOp struct {
 	out   operator.Emitter
 	rec   record.Record
 	names []string
+	time  int64 // the input's event time, given to every output
+	timed bool
 }
 
 func newFlatmap(cfg any) (operator.Operator, error) {
@@ -225,6 +229,7 @@ func (f *flatmapOp) Open(_ context.Context, _ operator.Context, out operator.Emi
 }
 
 func (f *flatmapOp) Process(r *record.Record) error {
+	f.time, f.timed = r.Time, r.Timed
 	res, err := f.prog.Eval(r)
 	if err != nil {
 		return fmt.Errorf("flatmap: %w", err)
@@ -243,6 +248,7 @@ func (f *flatmapOp) Process(r *record.Record) error {
 		for _, e := range l {
 			f.rec.Reset()
 			f.rec.Fields = append(f.rec.Fields, record.Field{Name: f.as, Value: record.Str(e)})
+			f.rec.Time, f.rec.Timed = f.time, f.timed
 			if err := f.out.Emit(&f.rec); err != nil {
 				return err
 			}
@@ -275,6 +281,7 @@ func (f *flatmapOp) emit(i int, e any) error {
 		f.rec.Reset()
 		f.rec.Fields = append(f.rec.Fields, record.Field{Name: f.as, Value: v})
 	}
+	f.rec.Time, f.rec.Timed = f.time, f.timed
 	return f.out.Emit(&f.rec)
 }
 

@@ -154,3 +154,34 @@ func (f writerFunc) Write(p []byte) (int, error) {
 	f(p)
 	return len(p), nil
 }
+
+// TestTransformsKeepEventTime checks that the built-in transforms give
+// their output records the input's event time.
+func TestTransformsKeepEventTime(t *testing.T) {
+	for _, tc := range []struct{ op, cfg string }{
+		{"map", `{"set":{"y":"x + 1"}}`},
+		{"map", `{"expr":"{\"y\": x}"}`},
+		{"filter", `{"expr":"true"}`},
+		{"flatmap", `{"expr":"[x, x]"}`},
+		{"flatmap", `{"expr":"[\"a\", \"b\"]"}`},
+		{"flatmap", `{"expr":"[{\"y\": x}]"}`},
+		{"tokenize", `{"field":"s"}`},
+	} {
+		op := operatortest.NewOperator(t, def(t, tc.op), tc.cfg)
+		out, err := operatortest.RunSteps(t, op, operatortest.NewContext(t), []operatortest.Step{
+			operatortest.At(42, `{"x":1,"s":"a b"}`), operatortest.At(-7, `{"x":2,"s":"c"}`),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// the first input's outputs come first, then the second's
+		rs := operatortest.StepRecords(out)
+		ok := len(rs) >= 2 && rs[0].Time == 42 && rs[len(rs)-1].Time == -7
+		for i, r := range rs {
+			ok = ok && r.Timed && (r.Time == 42 || r.Time == -7) && (i == 0 || r.Time <= rs[i-1].Time)
+		}
+		if !ok {
+			t.Errorf("%s %s: output\n%s", tc.op, tc.cfg, operatortest.Trace(out))
+		}
+	}
+}

@@ -111,3 +111,23 @@ func parseWindowField(f string) (w timeWindow, fired bool, err error) {
 	}
 	return w, fired, nil
 }
+
+// fieldCache remembers the state field names of the last few windows, which
+// most records fall into, so that naming them does not allocate.
+type fieldCache struct {
+	w    [8]timeWindow
+	f    [8]string
+	next int
+}
+
+func (c *fieldCache) field(w timeWindow) string {
+	for i := range c.f {
+		if c.w[i] == w && c.f[i] != "" {
+			return c.f[i]
+		}
+	}
+	f := windowField(w)
+	c.w[c.next], c.f[c.next] = w, f
+	c.next = (c.next + 1) % len(c.f)
+	return f
+}

@@ -39,6 +39,7 @@ type windowOp struct {
 	timers  timerHeap
 	due     map[windowID]int64 // the pending timer of each window
 	assign  []timeWindow       // scratch
+	fields  fieldCache
 	rec     record.Record
 }
 
@@ -90,7 +91,7 @@ func (o *windowOp) restoreTimers() error {
 
 func (o *windowOp) Process(r *record.Record) error {
 	if !r.Timed {
-		return fmt.Errorf("window %q: record %s has no event time: the vertex needs a source with timestamps upstream", o.oc.Vertex(), r)
+		return fmt.Errorf("window %q: record %s has no event time: give its source vertex an eventTime timestamp", o.oc.Vertex(), r)
 	}
 	k, err := o.oc.Key(r)
 	if err != nil {
@@ -182,7 +183,7 @@ func (o *windowOp) processSession(r *record.Record, k record.Key, in record.Valu
 // window, and fires a window that is past its end (a late firing within
 // the allowed lateness).
 func (o *windowOp) add(k record.Key, w timeWindow, in record.Value, r *record.Record) error {
-	f := windowField(w)
+	f := o.fields.field(w)
 	acc, exists := o.wins.Get(k, f)
 	acc, err := o.fold(acc, exists, in, r, k)
 	if err != nil {

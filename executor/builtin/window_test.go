@@ -1,10 +1,12 @@
 package builtin
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
 
+	"github.com/sluicehq/sluice/executor/operator"
 	"github.com/sluicehq/sluice/executor/operator/operatortest"
 	"github.com/sluicehq/sluice/executor/record"
 )
@@ -302,4 +304,34 @@ func stepsOf(rs []*record.Record) []operatortest.Step {
 		out[i] = operatortest.Step{Record: r}
 	}
 	return out
+}
+
+// BenchmarkWindowTumblingCount counts 1000 keys in 1 s tumbling windows,
+// with a watermark every 1000 records.
+func BenchmarkWindowTumblingCount(b *testing.B) {
+	op := operatortest.NewOperator(b, def(b, "window"), `{"type":"tumbling","size":"1s"}`)
+	oc := operatortest.NewContext(b).Keyed("k")
+	if err := op.Open(b.Context(), oc, operator.EmitterFunc(func(*record.Record) error { return nil })); err != nil {
+		b.Fatal(err)
+	}
+	recs := make([]*record.Record, 1000)
+	for i := range recs {
+		recs[i] = &record.Record{Fields: []record.Field{{Name: "k", Value: record.Str(fmt.Sprintf("key%d", i))}}, Timed: true}
+	}
+	w := op.(operator.WatermarkHandler)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		r := recs[i%len(recs)]
+		r.Time = int64(i / 100) // a window holds 100 records per key
+		if err := op.Process(r); err != nil {
+			b.Fatal(err)
+		}
+		if i%1000 == 999 {
+			if err := w.ProcessWatermark(r.Time - 1); err != nil {
+				b.Fatal(err)
+			}
+		}
+		i++
+	}
 }

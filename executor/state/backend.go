@@ -9,23 +9,23 @@ import (
 	"github.com/sluicehq/sluice/executor/record"
 )
 
-// Kind is the type of a named state.
-type Kind uint8
+// stateKind is the type of a named state.
+type stateKind uint8
 
 // The kinds of states.
 const (
-	KindValue Kind = iota + 1 // one value per key
-	KindMap                   // field -> value per key
-	KindList                  // a list of values per key
+	kindValue stateKind = iota + 1 // one value per key
+	kindMap                        // field -> value per key
+	kindList                       // a list of values per key
 )
 
-func (k Kind) String() string {
+func (k stateKind) String() string {
 	switch k {
-	case KindValue:
+	case kindValue:
 		return "value"
-	case KindMap:
+	case kindMap:
 		return "map"
-	case KindList:
+	case kindList:
 		return "list"
 	}
 	return "kind(" + strconv.Itoa(int(k)) + ")"
@@ -41,7 +41,7 @@ type Backend struct {
 // stateID names a state: a name is unique within its kind, so Value("x")
 // and Map("x") are two states.
 type stateID struct {
-	kind Kind
+	kind stateKind
 	name string
 }
 
@@ -81,42 +81,42 @@ func (b *Backend) KeyGroup(k record.Key) int { return record.KeyGroup(k.Hash(), 
 // Value returns the value state called name, creating it if needed; the
 // same name returns the same state, holding any restored entries.
 func (b *Backend) Value(name string) *Value {
-	if s, ok := b.states[stateID{KindValue, name}]; ok {
+	if s, ok := b.states[stateID{kindValue, name}]; ok {
 		return s.(*Value)
 	}
 	v := newValue()
-	b.states[stateID{KindValue, strings.Clone(name)}] = v
+	b.states[stateID{kindValue, strings.Clone(name)}] = v
 	return v
 }
 
 // Map returns the map state called name, creating it if needed.
 func (b *Backend) Map(name string) *Map {
-	if s, ok := b.states[stateID{KindMap, name}]; ok {
+	if s, ok := b.states[stateID{kindMap, name}]; ok {
 		return s.(*Map)
 	}
 	m := newMap()
-	b.states[stateID{KindMap, strings.Clone(name)}] = m
+	b.states[stateID{kindMap, strings.Clone(name)}] = m
 	return m
 }
 
 // List returns the list state called name, creating it if needed.
 func (b *Backend) List(name string) *List {
-	if s, ok := b.states[stateID{KindList, name}]; ok {
+	if s, ok := b.states[stateID{kindList, name}]; ok {
 		return s.(*List)
 	}
 	l := newList()
-	b.states[stateID{KindList, strings.Clone(name)}] = l
+	b.states[stateID{kindList, strings.Clone(name)}] = l
 	return l
 }
 
 // state returns the named state of kind k, creating it.
-func (b *Backend) state(k Kind, name string) keyedState {
+func (b *Backend) state(k stateKind, name string) keyedState {
 	switch k {
-	case KindValue:
+	case kindValue:
 		return b.Value(name)
-	case KindMap:
+	case kindMap:
 		return b.Map(name)
-	case KindList:
+	case kindList:
 		return b.List(name)
 	}
 	return nil

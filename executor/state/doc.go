@@ -14,6 +14,10 @@
 //	p := counts.Ref(key) // get or create, null when new
 //	*p = record.IntV(p.Int() + 1)
 //
+// A name identifies a state within its kind: Value("x") and Map("x") are
+// two states, so a snapshot restored into an operator that changed a
+// state's kind never mixes them up.
+//
 // Concurrency: a Backend and its states are not safe for concurrent use.
 // Everything, including Snapshot and RestoreGroup, runs on the subtask's
 // goroutine; a snapshot is synchronous and copies nothing but the encoding.
@@ -36,6 +40,7 @@
 //	         | uvarint(n) (uvarint(len(f)) f value)*  (map state)
 //	         | uvarint(n) value*                      (list state)
 //	crc32c  := 4 bytes little endian, Castagnoli CRC of the block before it
+//	kind    := 1 (value) | 2 (map) | 3 (list)
 //
 // where value is record.AppendValue's encoding (a key is encoded as its
 // value). Within a block, states are ordered by kind and name; entries are

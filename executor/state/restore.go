@@ -16,7 +16,8 @@ var ErrCorrupt = errors.New("corrupt state snapshot")
 // bytes of its GroupExtent), into the backend; entries of the same keys are
 // replaced, so restoring a block twice is harmless. A block that fails any
 // check (version, checksum, group, a key of another group, the encoding)
-// is an error wrapping ErrCorrupt, and nothing of it is merged.
+// is an error wrapping ErrCorrupt, and nothing of it is merged. Restore
+// before the operator opens: pointers from Value.Ref are invalid after it.
 func (b *Backend) RestoreGroup(group int, data []byte) error {
 	if group < 0 || group >= b.maxPar {
 		return fmt.Errorf("restore key group %d: out of range [0, %d)", group, b.maxPar)
@@ -69,9 +70,9 @@ func (b *Backend) decodeBody(group int, src []byte) (*Backend, error) {
 		if pos >= len(src) {
 			return nil, fmt.Errorf("state %q: %w: missing kind", name, ErrCorrupt)
 		}
-		kind := Kind(src[pos])
+		kind := stateKind(src[pos])
 		pos++
-		if kind < KindValue || kind > KindList {
+		if kind < kindValue || kind > kindList {
 			return nil, fmt.Errorf("state %q: %w: unknown kind %d", name, ErrCorrupt, kind)
 		}
 		if _, dup := tmp.states[stateID{kind, name}]; dup {

@@ -1,0 +1,94 @@
+// Package localcluster builds the sluice binary and runs `sluice local` for
+// the benchmark harnesses, which measure the real thing through its API.
+package localcluster
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sluicehq/sluice/coordinator/api"
+)
+
+// Cluster is a running `sluice local`.
+type Cluster struct {
+	Bin     string
+	DataDir string
+	URL     string
+	Client  *api.Client
+	cmd     *exec.Cmd
+}
+
+// Build compiles ./cmd/sluice into dir.
+func Build(dir string) (string, error) {
+	bin := filepath.Join(dir, "sluice")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/sluice")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return "", fmt.Errorf("build sluice: %w", err)
+	}
+	return bin, nil
+}
+
+// Start runs `sluice local` with its data in dataDir; env is added to the
+// environment (SLUICE_CPUPROFILE_DIR=..., say).
+func Start(bin, dataDir string, env ...string) (*Cluster, error) {
+	cmd := exec.Command(bin, "local", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "warn")
+	cmd.Stderr = os.Stderr
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	c := &Cluster{Bin: bin, DataDir: dataDir, cmd: cmd}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		line := sc.Text()
+		if i := strings.Index(line, "API on "); i >= 0 {
+			c.URL = strings.TrimSuffix(strings.Fields(line[i+len("API on "):])[0], ",")
+			c.Client = api.NewClient(c.URL, "")
+			go func() { _, _ = io.Copy(io.Discard, out) }()
+			return c, nil
+		}
+	}
+	c.Stop()
+	return nil, errors.New("sluice local did not print its API address")
+}
+
+// Stop ends the cluster.
+func (c *Cluster) Stop() {
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	_ = c.cmd.Wait()
+}
+
+// Wait polls the job until cond holds for it or the timeout passes.
+func (c *Cluster) Wait(id string, timeout time.Duration, cond func(*api.Job) bool) (*api.Job, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		j, err := c.Client.Job(context.Background(), id)
+		if err != nil {
+			return nil, err
+		}
+		if cond(j) {
+			return j, nil
+		}
+		if j.State.Terminal() {
+			return j, fmt.Errorf("job %s ended %s: %s", id, j.State, j.Error)
+		}
+		if time.Now().After(deadline) {
+			return j, fmt.Errorf("job %s: timed out", id)
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval
+	}
+}
