@@ -176,7 +176,7 @@ func (m *jobMaster) prepareRestore(ctx context.Context, j *store.Job) (*api.Rest
 				return nil, err
 			}
 		}
-		return &api.RestoreSource{Dir: cc.Dir, Checkpoint: cc.ID, Keyed: cc.Keyed}, nil
+		return &api.RestoreSource{Dir: cc.Dir, Checkpoint: cc.ID, Keyed: cc.Keyed, Watermark: cc.Watermark}, nil
 	}
 	for v, q := range j.Splits {
 		all := make([]store.PendingSplit, len(q.All))

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sync"
 	"time"
@@ -107,8 +108,10 @@ func Run(ctx context.Context, cfg Config) error {
 	defer jobBucket.Close()
 	pieces := newPieceStore(jobBucket)
 	var restorer task.Restorer
+	restoredWM := int64(math.MinInt64)
 	if d.Restore != nil {
 		restorer = &keyedRestorer{src: d.Restore, pieces: pieces, maxPar: d.Plan.MaxParallelism}
+		restoredWM = d.Restore.Watermark
 	}
 	up := newUploader(client, pieces, cfg.ExecutorID, d, log)
 	defer up.close()
@@ -120,9 +123,10 @@ func Run(ctx context.Context, cfg Config) error {
 			Registry: cfg.Registry, Exchange: ex, Peers: d.Peers,
 			Splits:  &splitClient{c: client, job: d.Job, executor: cfg.ExecutorID},
 			Buckets: buckets.get, Stdout: cfg.Stdout, Logger: log,
-			AtLeastOnce: d.AtLeastOnce,
-			Restore:     restorer,
-			Snapshots:   up.enqueue,
+			AtLeastOnce:       d.AtLeastOnce,
+			Restore:           restorer,
+			RestoredWatermark: restoredWM,
+			Snapshots:         up.enqueue,
 		})
 		if err != nil {
 			return fmt.Errorf("prepare subtask %v: %w", id, err)

@@ -27,8 +27,8 @@ type Azurite struct {
 	cfg    Config
 	tmpDir bool // Start made cfg.Dir; Close removes it
 	cmd    *exec.Cmd
-	done chan struct{} // closed when the process has exited
-	log  *tail
+	done   chan struct{} // closed when the process has exited
+	log    *tail
 }
 
 // Config configures Start.

@@ -10,6 +10,10 @@ type RestoreSource struct {
 	Checkpoint int64  `json:"checkpoint"`
 	// Keyed lists, per keyed vertex, the state pieces of its subtasks.
 	Keyed map[string][]KeyedPiece `json:"keyed,omitempty"`
+	// Watermark is the smallest subtask watermark at the checkpoint; the
+	// restored subtasks start from it, so records that were late before the
+	// failure stay late.
+	Watermark int64 `json:"watermark"`
 }
 
 // KeyedPiece is one subtask's keyed state in a checkpoint.

@@ -70,6 +70,9 @@ type Config struct {
 	AtLeastOnce bool
 	// Restore, when set, restores keyed state before the operators open.
 	Restore Restorer
+	// RestoredWatermark is the watermark of the restored checkpoint
+	// (math.MinInt64 for none): operators start from it.
+	RestoredWatermark int64
 	// Snapshots receives this subtask's part of each checkpoint, on the
 	// subtask's goroutine; it must not block for long.
 	Snapshots func(Snapshot)
@@ -255,6 +258,9 @@ func (t *Task) Run(ctx context.Context) (err error) {
 	}()
 	defer t.closeAll(&err)
 
+	if t.cfg.RestoredWatermark > t.watermark {
+		t.watermark = t.cfg.RestoredWatermark
+	}
 	if t.keyed != nil && t.cfg.Restore != nil {
 		if err := t.cfg.Restore.RestoreKeyed(ctx, t.stages[0].vertex, t.cfg.ID.Index, t.pipe.Parallelism, t.keyed); err != nil {
 			return fmt.Errorf("restore state of %s: %w", t.stages[0].vertex, err)

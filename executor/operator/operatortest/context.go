@@ -3,8 +3,9 @@
 // operator.EnumerateEnv), and harness functions that drive an operator, a
 // source or a keyed operator with its combiner the way the runtime does,
 // through event-time scenarios (RunSteps: records interleaved with
-// watermarks) and through checkpoints, failures and restores of keyed state
-// (RunRecovered, Rescale).
+// watermarks), through checkpoints, failures and restores of keyed state
+// (RunRecovered, Rescale), and the commit of an exactly-once sink's staged
+// output (Commit).
 //
 // The harness functions take a testing.TB and fail the test on harness
 // problems (a config that does not decode, say). t may be nil outside tests

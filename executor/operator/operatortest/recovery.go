@@ -102,17 +102,31 @@ func RunRecovered(t testing.TB, newOp func() operator.Operator, oc *Context, ste
 	}
 
 	// the restored subtasks
-	drivers := make([]*driver, p)
-	for i := range drivers {
+	drivers := make([]*driver, 0, p)
+	closed := false
+	closeAll := func() error {
+		if closed {
+			return nil
+		}
+		closed = true
+		var first error
+		for j, d := range drivers {
+			if err := d.op.Close(); err != nil && first == nil {
+				first = fmt.Errorf("close restored subtask %d: %w", j, err)
+			}
+		}
+		return first
+	}
+	defer closeAll()
+	for i := range p {
 		oci := oc.Copy()
 		oci.SubtaskID, oci.NumSubtasks, oci.Backend = i, p, backends[i]
 		if !r.ResetWatermark && wm != math.MinInt64 {
 			oci.SetWatermark(wm)
 		}
-		op := newOp()
-		drivers[i] = &driver{op: op, oc: oci, out: &stepCollector{}}
-		defer op.Close()
-		if err := op.Open(ctx, oci, drivers[i].out); err != nil {
+		d := &driver{op: newOp(), oc: oci, out: &stepCollector{}}
+		drivers = append(drivers, d)
+		if err := d.op.Open(ctx, oci, d.out); err != nil {
 			return committed, fmt.Errorf("open restored subtask %d: %w", i, err)
 		}
 	}
@@ -141,7 +155,7 @@ func RunRecovered(t testing.TB, newOp func() operator.Operator, oc *Context, ste
 		}
 		committed = append(committed, StepRecords(d.out.steps)...)
 	}
-	return committed, nil
+	return committed, closeAll()
 }
 
 // runToFailure drives the first instance of RunRecovered: it returns the
