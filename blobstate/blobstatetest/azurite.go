@@ -169,14 +169,18 @@ func (a *Azurite) Dir() string { return a.cfg.Dir }
 
 // StartTest starts an Azurite of t's own in a temporary directory and stops
 // it when t ends. It skips t when make test's Azurite is not configured
-// (the signal that Azurite is installed), and fails it if azurite-blob
-// cannot be found or started.
+// (the signal that Azurite is installed) or azurite-blob cannot be found,
+// and fails it if azurite-blob does not start.
 func StartTest(t testing.TB) *Azurite {
 	t.Helper()
 	Endpoint(t)
+	bin, err := FindBin()
+	if err != nil {
+		t.Skipf("needs its own Azurite: %v", err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	a, err := Start(ctx, Config{Dir: t.TempDir()})
+	a, err := Start(ctx, Config{Bin: bin, Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
