@@ -34,6 +34,9 @@ const (
 	envLocalEmulator    = "AZURE_STORAGE_IS_LOCAL_EMULATOR"
 )
 
+// openRetryTimeout bounds the retries of the container check at open.
+const openRetryTimeout = 10 * time.Second
+
 // openAzure opens an azblob://CONTAINER?PARAMS URL with gocloud.dev's URL
 // parameters and environment variables, but with Sluice's own client: its
 // retry budget in the SDK pipeline and a transport that gives up on a
@@ -47,7 +50,11 @@ func (b *Bucket) openAzure(ctx context.Context, u *url.URL, o Options) error {
 	if err != nil {
 		return err
 	}
-	if err := checkContainer(ctx, cc, name, o.CreateContainer); err != nil {
+	// a storage service that does not answer at open fails fast; later
+	// operations get the whole retry budget
+	check := b.retry
+	check.Timeout = min(check.Timeout, openRetryTimeout)
+	if err := checkContainer(policy.WithRetryOptions(ctx, check.sdkOptions()), cc, name, o.CreateContainer); err != nil {
 		return err
 	}
 	b.azure = cc

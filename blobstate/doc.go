@@ -39,8 +39,10 @@
 // Retry.Timeout. Bucket's own methods retry whole operations; the
 // *blob.Bucket of an azblob bucket retries each HTTP request in the Azure
 // SDK's pipeline within the same budget, so operators' streaming reads and
-// writes survive a storage hiccup too. An operation that still fails returns
-// an error naming the object and the last cause.
+// writes survive a storage hiccup too. Opening an azblob bucket checks the
+// container with a shorter budget (10 s), so that a wrong endpoint fails
+// fast. An operation that still fails returns an error naming the object
+// and the last cause.
 //
 // # Checkpoints and savepoints
 //

@@ -73,13 +73,21 @@ func (b *Bucket) fileWrite(key string, data []byte, once bool) error {
 	}
 	defer os.Remove(tmp)
 	dst := b.path(key)
-	if err := os.MkdirAll(filepath.Dir(dst), 0o777); err != nil {
-		return err
+	for attempt := 1; ; attempt++ {
+		if err := os.MkdirAll(filepath.Dir(dst), 0o777); err != nil {
+			return err
+		}
+		if once {
+			err = linkOnce(tmp, dst)
+		} else {
+			err = os.Rename(tmp, dst)
+		}
+		// a Delete of the last object in the directory may have removed
+		// it between MkdirAll and here: make it again
+		if !errors.Is(err, fs.ErrNotExist) || attempt == 3 {
+			return err
+		}
 	}
-	if !once {
-		return os.Rename(tmp, dst)
-	}
-	return linkOnce(tmp, dst)
 }
 
 // fileCopyOnce links the source's file to the destination.

@@ -38,8 +38,11 @@ func (o Options) getenv(k string) string {
 // Bucket is an open bucket: the *blob.Bucket that operators read and write,
 // plus Sluice's own whole-object operations (Write, WriteOnce, CopyOnce,
 // Read, List, Delete), which retry transient errors and know how each kind
-// of bucket makes a write exclusive. Its methods may be called from several
-// goroutines at once.
+// of bucket makes a write exclusive. Those take keys that no backend
+// escapes, so that every backend stores them under the same name: UTF-8,
+// no control characters, none of \ " # % ?, no empty, "." or ".." path
+// segments, no leading or trailing "/", no "__0x", not ending in ".attrs".
+// Its methods may be called from several goroutines at once.
 type Bucket struct {
 	url    string // normalized
 	name   string // url without query parameters, for messages

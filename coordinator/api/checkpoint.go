@@ -49,6 +49,10 @@ type Command struct {
 // Commands answers GET /v1/internal/commands.
 type Commands struct {
 	Commands []Command `json:"commands"`
+	// Epoch names the command log. A new leader starts a new log (with a
+	// new epoch): an executor that sees the epoch change reads it from the
+	// start.
+	Epoch string `json:"epoch,omitempty"`
 }
 
 // CheckpointAck is a subtask's part of a checkpoint, sent once its state is

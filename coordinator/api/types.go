@@ -79,6 +79,8 @@ type JobSummary struct {
 // JobList answers GET /v1/jobs.
 type JobList struct {
 	Jobs []JobSummary `json:"jobs"`
+	// Stale is set when a node that could not reach a leader answered.
+	Stale bool `json:"stale,omitempty"`
 }
 
 // Job answers GET /v1/jobs/{id}.
@@ -107,6 +109,8 @@ type Job struct {
 	Checkpoints *CheckpointSummary `json:"checkpoints,omitempty"`
 	// LastSavepoint is the newest savepoint's URL.
 	LastSavepoint string `json:"lastSavepoint,omitempty"`
+	// Stale is set when a node that could not reach a leader answered.
+	Stale bool `json:"stale,omitempty"`
 }
 
 // VertexStatus aggregates a vertex's subtasks.
@@ -265,6 +269,9 @@ type SplitRequest struct {
 	Job        string `json:"job"`
 	Vertex     string `json:"vertex"`
 	Subtask    int    `json:"subtask"`
+	// Have is how many splits this subtask already received in its
+	// attempt, so that a retried request gets the same answer.
+	Have *int `json:"have,omitempty"`
 }
 
 // SplitResponse carries the next split, or Done when no split is left.

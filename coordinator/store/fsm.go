@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +32,11 @@ type Command struct {
 	Discover      *DiscoverCmd      `json:"discover,omitempty"`
 	Restart       *RestartCmd       `json:"restart,omitempty"`
 	Warning       *WarningCmd       `json:"warning,omitempty"`
+
+	Node      *NodeCmd      `json:"node,omitempty"`
+	Agent     *AgentCmd     `json:"agent,omitempty"`
+	AgentLost *AgentLostCmd `json:"agentLost,omitempty"`
+	Noop      *NoopCmd      `json:"noop,omitempty"`
 }
 
 // TriggerCmd starts checkpoint ID (which must be NextCheckpoint).
@@ -139,6 +145,10 @@ type SplitCmd struct {
 	Job     string `json:"job"`
 	Vertex  string `json:"vertex"`
 	Subtask int    `json:"subtask"`
+	// Have, when set, is how many splits the subtask already received in
+	// this attempt: a retried request (its answer was lost in a leader
+	// change) gets the same split again instead of the next one.
+	Have *int `json:"have,omitempty"`
 }
 
 // SplitResult is what applying a SplitCmd returns.
@@ -159,11 +169,15 @@ var (
 // fsm is the deterministic job table that raft replicates. Apply runs on
 // raft's goroutine; reads take the read lock from any goroutine.
 type fsm struct {
-	mu   sync.RWMutex
-	jobs map[string]*Job
+	mu     sync.RWMutex
+	jobs   map[string]*Job
+	nodes  map[string]*Node  // coordinator nodes by raft id
+	agents map[string]*Agent // worker agents by id
 }
 
-func newFSM() *fsm { return &fsm{jobs: map[string]*Job{}} }
+func newFSM() *fsm {
+	return &fsm{jobs: map[string]*Job{}, nodes: map[string]*Node{}, agents: map[string]*Agent{}}
+}
 
 // Apply implements raft.FSM.
 func (f *fsm) Apply(l *raft.Log) interface{} {
@@ -263,6 +277,10 @@ func (f *fsm) apply(c *Command) interface{} {
 		if !ok {
 			return fmt.Errorf("job %s has no source vertex %q", j.ID, c.Split.Vertex)
 		}
+		if h := c.Split.Have; h != nil && *h >= 0 && *h < len(q.Assigned[c.Split.Subtask]) {
+			s := q.Assigned[c.Split.Subtask][*h]
+			return &SplitResult{Split: &s.Split, Skip: s.Skip}
+		}
 		if len(q.Pending) == 0 {
 			if q.Continuous {
 				return &SplitResult{Wait: true}
@@ -325,6 +343,8 @@ func (f *fsm) apply(c *Command) interface{} {
 		j.State = api.JobRestarting
 		j.Restarts = append(j.Restarts, c.Restart.Restart)
 		return nil
+	case c.Node != nil, c.Agent != nil, c.AgentLost != nil, c.Noop != nil:
+		return f.applyCluster(c)
 	case c.Warning != nil:
 		j, ok := f.jobs[c.Warning.Job]
 		if !ok {
@@ -395,9 +415,20 @@ func (f *fsm) applyJobState(c *JobStateCmd) interface{} {
 	return nil
 }
 
-// snapshot is a point-in-time copy of the job table.
+// snapshot is a point-in-time copy of the job table and the cluster
+// membership tables.
 type snapshot struct {
-	jobs []*Job
+	jobs   []*Job
+	nodes  []*Node
+	agents []*Agent
+}
+
+// snapshotFile is a snapshot's encoding. Snapshots of old versions are a
+// bare JSON array of jobs; Restore reads both.
+type snapshotFile struct {
+	Jobs   []*Job   `json:"jobs"`
+	Nodes  []*Node  `json:"nodes,omitempty"`
+	Agents []*Agent `json:"agents,omitempty"`
 }
 
 // Snapshot implements raft.FSM.
@@ -409,12 +440,13 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 		s.jobs = append(s.jobs, j.Clone())
 	}
 	sort.Slice(s.jobs, func(a, b int) bool { return s.jobs[a].ID < s.jobs[b].ID })
+	s.nodes, s.agents = f.nodeList(), f.agentList()
 	return s, nil
 }
 
 // Persist implements raft.FSMSnapshot.
 func (s *snapshot) Persist(sink raft.SnapshotSink) error {
-	if err := json.NewEncoder(sink).Encode(s.jobs); err != nil {
+	if err := json.NewEncoder(sink).Encode(snapshotFile{Jobs: s.jobs, Nodes: s.nodes, Agents: s.agents}); err != nil {
 		_ = sink.Cancel()
 		return fmt.Errorf("persist snapshot: %w", err)
 	}
@@ -427,16 +459,33 @@ func (s *snapshot) Release() {}
 // Restore implements raft.FSM.
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	var jobs []*Job
-	if err := json.NewDecoder(rc).Decode(&jobs); err != nil {
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		return fmt.Errorf("read snapshot: %w", err)
+	}
+	var sf snapshotFile
+	if t := bytes.TrimSpace(data); len(t) > 0 && t[0] == '[' {
+		err = json.Unmarshal(t, &sf.Jobs)
+	} else {
+		err = json.Unmarshal(t, &sf)
+	}
+	if err != nil {
 		return fmt.Errorf("restore snapshot: %w", err)
 	}
-	m := make(map[string]*Job, len(jobs))
-	for _, j := range jobs {
+	m := make(map[string]*Job, len(sf.Jobs))
+	for _, j := range sf.Jobs {
 		m[j.ID] = j
 	}
+	nodes := make(map[string]*Node, len(sf.Nodes))
+	for _, n := range sf.Nodes {
+		nodes[n.ID] = n
+	}
+	agents := make(map[string]*Agent, len(sf.Agents))
+	for _, a := range sf.Agents {
+		agents[a.ID] = a
+	}
 	f.mu.Lock()
-	f.jobs = m
+	f.jobs, f.nodes, f.agents = m, nodes, agents
 	f.mu.Unlock()
 	return nil
 }

@@ -91,6 +91,9 @@ type Executor struct {
 	Attempt  int    `json:"attempt"`
 	DataAddr string `json:"dataAddr,omitempty"`
 	PID      int    `json:"pid,omitempty"`
+	// Agent is the agent whose host runs the process ("" for the local
+	// process launcher), so that any leader can have it killed.
+	Agent string `json:"agent,omitempty"`
 	// Exited is set once the launcher saw the process end.
 	Exited   bool   `json:"exited,omitempty"`
 	ExitInfo string `json:"exitInfo,omitempty"`

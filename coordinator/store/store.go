@@ -37,8 +37,13 @@ type Config struct {
 	// AdvertiseAddr is the address other nodes use; defaults to the bound
 	// address.
 	AdvertiseAddr string
-	// Bootstrap makes a new single-node group if Dir holds no raft state.
+	// Bootstrap makes a new group if Dir holds no raft state: of Peers when
+	// set (every initial node is started with the same list), else of this
+	// node alone.
 	Bootstrap bool
+	// Peers are the voters of a group bootstrapped from flags; this node
+	// must be one of them.
+	Peers []Peer
 	// HeartbeatTimeout, ElectionTimeout and LeaderLeaseTimeout tune raft;
 	// zero values pick 200/200/100 ms, which elects a leader in well under a
 	// second on a LAN.
@@ -67,6 +72,12 @@ func (c *Config) setDefaults() {
 	if c.ApplyTimeout == 0 {
 		c.ApplyTimeout = 10 * time.Second
 	}
+}
+
+// Peer is a voter of the initial configuration.
+type Peer struct {
+	ID   string
+	Addr string // raft address
 }
 
 // Store is one node's view of the replicated job table. Its methods are safe
@@ -146,9 +157,14 @@ func Open(cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("check raft state: %w", err)
 		}
 		if !has {
-			fut := r.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{
-				ID: rc.LocalID, Address: transport.LocalAddr(),
-			}}})
+			servers := []raft.Server{{ID: rc.LocalID, Address: transport.LocalAddr()}}
+			if len(cfg.Peers) > 0 {
+				servers = servers[:0]
+				for _, p := range cfg.Peers {
+					servers = append(servers, raft.Server{ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.Addr)})
+				}
+			}
+			fut := r.BootstrapCluster(raft.Configuration{Servers: servers})
 			if err := fut.Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
 				s.Close()
 				return nil, fmt.Errorf("bootstrap raft: %w", err)
@@ -191,16 +207,55 @@ func (s *Store) Apply(c Command) (interface{}, error) {
 	}
 	fut := s.raft.Apply(data, s.cfg.ApplyTimeout)
 	if err := fut.Error(); err != nil {
-		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
-			return nil, fmt.Errorf("%w: %v", ErrNotLeader, err)
-		}
-		return nil, fmt.Errorf("raft apply: %w", err)
+		return nil, wrapRaft("raft apply", err)
 	}
 	resp := fut.Response()
 	if err, ok := resp.(error); ok {
 		return nil, err
 	}
 	return resp, nil
+}
+
+// Barrier waits until everything committed before it is applied on this
+// node (the leader).
+func (s *Store) Barrier() error {
+	if err := s.raft.Barrier(s.cfg.ApplyTimeout).Error(); err != nil {
+		return wrapRaft("raft barrier", err)
+	}
+	return nil
+}
+
+// AddVoter adds a node to the group (or changes its address); it is a
+// no-op when the node is already a voter at addr.
+func (s *Store) AddVoter(id, addr string) error {
+	fut := s.raft.GetConfiguration()
+	if err := fut.Error(); err != nil {
+		return fmt.Errorf("read raft configuration: %w", err)
+	}
+	for _, sv := range fut.Configuration().Servers {
+		if string(sv.ID) == id && string(sv.Address) == addr && sv.Suffrage == raft.Voter {
+			return nil
+		}
+	}
+	if err := s.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, s.cfg.ApplyTimeout).Error(); err != nil {
+		return wrapRaft("add voter "+id, err)
+	}
+	return nil
+}
+
+// RemoveServer removes a node from the group.
+func (s *Store) RemoveServer(id string) error {
+	if err := s.raft.RemoveServer(raft.ServerID(id), 0, s.cfg.ApplyTimeout).Error(); err != nil {
+		return wrapRaft("remove server "+id, err)
+	}
+	return nil
+}
+
+func wrapRaft(what string, err error) error {
+	if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrLeadershipTransferInProgress) {
+		return fmt.Errorf("%s: %w: %v", what, ErrNotLeader, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // Job returns a copy of the job.
