@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -128,5 +129,24 @@ func sweepStaging(root string) {
 		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > stagedMaxAge {
 			os.Remove(filepath.Join(dir, e.Name()))
 		}
+	}
+}
+
+// PruneEmptyDirs removes the empty directories above key in a file bucket,
+// up to the bucket's root; other buckets have no directories. Object stores
+// have no empty directories, and a file bucket should not keep them (a
+// sink's emptied staging area, say). Call it only when nothing writes under
+// those directories any more: a writer about to create a file in one would
+// lose it.
+func (b *Bucket) PruneEmptyDirs(key string) {
+	if b.kind != kindFile || checkKey(key) != nil {
+		return
+	}
+	dir := filepath.Dir(b.path(key))
+	for dir != b.dir && strings.HasPrefix(dir, b.dir+string(filepath.Separator)) {
+		if os.Remove(dir) != nil {
+			return // not empty (or gone): stop
+		}
+		dir = filepath.Dir(dir)
 	}
 }

@@ -23,7 +23,8 @@ import (
 // exponentially from Backoff to MaxBackoff, each one jittered. The zero value
 // uses the defaults.
 type Retry struct {
-	// Timeout is how long one operation may keep retrying; default 2m.
+	// Timeout is how long one operation may keep retrying: no attempt
+	// starts later than this after the first; default 2m.
 	Timeout time.Duration
 	// Backoff is the first wait; default 100ms.
 	Backoff time.Duration
@@ -89,18 +90,19 @@ func noSDKRetries(ctx context.Context) context.Context {
 }
 
 // retrying runs op until it succeeds, fails with an error that is not
-// transient, or the retry budget is spent. op learns whether an earlier
+// transient, or the retry budget is spent: no attempt starts later than
+// Timeout after the first (an attempt that is moving data is not cut short;
+// the transport bounds one that hangs). op learns whether an earlier
 // attempt failed in a way that may have left its effect behind (ambiguous),
 // which write-once operations need to tell their own earlier write from
 // someone else's. The error names what was being done and, after retries,
 // how many attempts were made.
 func (b *Bucket) retrying(ctx context.Context, what string, op func(ctx context.Context, ambiguous bool) error) error {
-	ctx, cancel := context.WithTimeout(ctx, b.retry.Timeout)
-	defer cancel()
 	if b.kind == kindAzure {
 		ctx = noSDKRetries(ctx)
 	}
 	start := time.Now()
+	deadline := start.Add(b.retry.Timeout)
 	ambiguous := false
 	for attempt := 1; ; attempt++ {
 		err := op(ctx, ambiguous)
@@ -108,26 +110,33 @@ func (b *Bucket) retrying(ctx context.Context, what string, op func(ctx context.
 			return nil
 		}
 		err = concise(err)
-		if !transient(err) || ctx.Err() != nil {
+		if !Transient(err) || ctx.Err() != nil {
 			if attempt > 1 {
 				return fmt.Errorf("%s in %s: %d attempts in %s: %w", what, b.name, attempt, time.Since(start).Round(time.Millisecond), err)
 			}
 			return fmt.Errorf("%s in %s: %w", what, b.name, err)
 		}
 		ambiguous = true
-		t := time.NewTimer(b.retry.wait(attempt))
+		wait := b.retry.wait(attempt)
+		if time.Now().Add(wait).After(deadline) {
+			return fmt.Errorf("%s in %s: gave up after %d attempts in %s: %w", what, b.name, attempt, time.Since(start).Round(time.Millisecond), err)
+		}
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("%s in %s: gave up after %d attempts in %s: %w", what, b.name, attempt, time.Since(start).Round(time.Millisecond), err)
+			return fmt.Errorf("%s in %s: %d attempts in %s: %w", what, b.name, attempt, time.Since(start).Round(time.Millisecond), ctx.Err())
 		case <-t.C:
 		}
 	}
 }
 
-// transient reports whether err is worth retrying: a timeout, a refused,
-// reset or cut connection, or an HTTP status that means "later".
-func transient(err error) bool {
+// Transient reports whether err is worth retrying: a timeout, a refused,
+// reset or cut connection, or an HTTP status that means "later" (408, 429,
+// 500, 502, 503, 504). Operators that stream through *blob.Bucket can use
+// it to resume a read cut in the middle of a body, which the Azure SDK's
+// pipeline does not retry.
+func Transient(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, ErrExists) {
 		return false
 	}

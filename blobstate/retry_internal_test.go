@@ -46,8 +46,8 @@ func TestTransient(t *testing.T) {
 		{&fs.PathError{Op: "open", Path: "/x", Err: syscall.ENOSPC}, false},
 		{errors.New("something else"), false},
 	} {
-		if got := transient(tc.err); got != tc.want {
-			t.Errorf("transient(%v) = %v, want %v", tc.err, got, tc.want)
+		if got := Transient(tc.err); got != tc.want {
+			t.Errorf("Transient(%v) = %v, want %v", tc.err, got, tc.want)
 		}
 	}
 }
