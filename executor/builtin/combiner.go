@@ -81,7 +81,7 @@ func (c *combinerOp) flush() error {
 		err = emitKeyed(c.out, &c.rec, c.keyName, k, c.as, v)
 		return err == nil
 	})
-	c.partials = newPartials()
+	c.partials.Clear()
 	return err
 }
 

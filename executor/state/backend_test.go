@@ -186,3 +186,25 @@ func TestKeysAreCopied(t *testing.T) {
 		t.Fatalf("strings sharing the input line: %q", shared)
 	}
 }
+
+func TestValueClearReusesAndForgets(t *testing.T) {
+	b := NewBackend(128)
+	v := b.Value("partials")
+	for round := 0; round < 3; round++ {
+		for i := 0; i < 2000; i++ {
+			p := v.Ref(key(fmt.Sprintf("k%d", i)))
+			*p = record.IntV(p.Int() + int64(round+1))
+		}
+		if v.Len() != 2000 {
+			t.Fatalf("round %d: %d entries", round, v.Len())
+		}
+		got, _ := v.Get(key("k7"))
+		if got.Int() != int64(round+1) {
+			t.Fatalf("round %d: k7 = %d, want %d (a cleared entry leaked)", round, got.Int(), round+1)
+		}
+		v.Clear()
+		if v.Len() != 0 {
+			t.Fatalf("round %d: %d entries after Clear", round, v.Len())
+		}
+	}
+}

@@ -107,6 +107,16 @@ func (s *Value) Delete(k record.Key) {
 // Len returns the number of keys that have a value.
 func (s *Value) Len() int { return len(s.strs) + len(s.other) }
 
+// Clear removes every entry, keeping the memory for reuse (a combiner
+// that flushes and starts over, say).
+func (s *Value) Clear() {
+	clear(s.strs)
+	clear(s.other)
+	clear(s.slab) // drop references held by values
+	s.slab = s.slab[:0]
+	s.free = s.free[:0]
+}
+
 // Range calls fn for every key and its value, in no particular order,
 // until fn returns false. fn may Set or Delete the key it is given.
 func (s *Value) Range(fn func(k record.Key, v record.Value) bool) {
