@@ -3,10 +3,16 @@
 
 GO ?= go
 
-.PHONY: test vet build bench corpus
+.PHONY: test vet build bench corpus chromium
 
-test: vet
+test: vet chromium
 	GO=$(GO) scripts/test.sh
+
+# Debian's headless Chromium for the web UI tests, installed once (they skip
+# without it).
+chromium:
+	@[ -x /usr/bin/chromium ] || { apt-get update -qq && apt-get install -y -qq chromium; } || \
+		echo "chromium not installed (needs root and apt-get): the web UI browser tests will skip"
 
 vet:
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \

@@ -43,6 +43,10 @@ func commands() map[string]command {
 		"savepoint":   {"take a savepoint of a running job", savepointCmd},
 		"checkpoints": {"show a job's checkpoints", checkpointsCmd},
 		"executor":    {"(internal) one executor process; started by the launcher", executorCmd},
+		"history":     {"serve the archived jobs of a bucket: API and web UI", historyCmd},
+		"coordinator": {"run one coordinator node of a Raft group (executors run on agents)", coordinatorCmd},
+		"agent":       {"run an agent on a worker host: it starts executors for the coordinator group", agentCmd},
+		"cluster":     {"show the coordinator group (members, leader, agents); join or remove a node", clusterCmd},
 	}
 }
 
@@ -95,7 +99,7 @@ func usage(w io.Writer, cmds map[string]command) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-9s %s\n", n, cmds[n].summary)
+		fmt.Fprintf(w, "  %-11s %s\n", n, cmds[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'sluice <command> -h' for a command's flags.")
 }

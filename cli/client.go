@@ -6,7 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
+	"net/http"
 	"text/tabwriter"
 	"time"
 
@@ -16,18 +16,38 @@ import (
 
 // clientFlags are shared by the commands that talk to a running cluster.
 type clientFlags struct {
-	url, token *string
+	url *string
+	sec *securityFlags
 }
 
 func addClientFlags(o *Options, name string) (*clientFlags, *flag.FlagSet) {
 	fs := newFlagSet(name, o)
 	return &clientFlags{
-		url:   fs.String("coordinator", envOr("SLUICE_COORDINATOR", "http://127.0.0.1:8081"), "coordinator API URL (env SLUICE_COORDINATOR)"),
-		token: fs.String("token", os.Getenv("SLUICE_TOKEN"), "auth token (env SLUICE_TOKEN)"),
+		url: fs.String("coordinator", envOr("SLUICE_COORDINATOR", "http://127.0.0.1:8081"), "coordinator API URL, or the URLs of a group's nodes separated by commas (env SLUICE_COORDINATOR)"),
+		sec: addSecurityFlags(fs, false),
 	}, fs
 }
 
-func (c *clientFlags) client() *api.Client { return api.NewClient(*c.url, *c.token) }
+// client tries every listed node, for up to 10 s while a group elects a
+// leader. A token file or CA that cannot be read fails every call.
+func (c *clientFlags) client() *api.Client {
+	token, err := c.sec.tokenValue()
+	hc, herr := c.sec.httpClient()
+	cl := api.NewClient(*c.url, token)
+	cl.Retry = 10 * time.Second
+	if err = errors.Join(err, herr); err != nil {
+		cl.HTTP = &http.Client{Transport: failingTransport{err}}
+		cl.Retry = 0
+	} else {
+		cl.HTTP = hc
+	}
+	return cl
+}
+
+// failingTransport fails every request with err.
+type failingTransport struct{ err error }
+
+func (f failingTransport) RoundTrip(*http.Request) (*http.Response, error) { return nil, f.err }
 
 func submitCmd(ctx context.Context, o *Options, args []string) error {
 	cf, fs := addClientFlags(o, "submit")

@@ -125,9 +125,9 @@ func startCluster(ctx context.Context, cfg clusterConfig) (*cluster, error) {
 	}()
 	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
 	defer wcancel()
-	if err := st.WaitLeader(wctx); err != nil {
+	if err := coord.WaitLeading(wctx); err != nil {
 		c.Close()
-		return nil, err
+		return nil, fmt.Errorf("wait for the coordinator to lead: %w", err)
 	}
 	return c, nil
 }

@@ -29,6 +29,13 @@ func executorCmd(ctx context.Context, o *Options, args []string) error {
 		return usageError{errors.New("--coordinator, --executor-id and --job are required (executors are started by the coordinator)")}
 	}
 	cfg.Token = os.Getenv("SLUICE_TOKEN")
+	if ca := os.Getenv("SLUICE_TLS_CA"); ca != "" {
+		hc, err := httpClientWithCA(ca)
+		if err != nil {
+			return err
+		}
+		cfg.HTTP = hc
+	}
 	cfg.Registry = o.Registry
 	cfg.OpenBucket = blobstate.Open
 	cfg.Stdout = o.Stdout

@@ -22,13 +22,26 @@ func (c *Coordinator) handleCommands(w http.ResponseWriter, r *http.Request) {
 	}
 	after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
 	attempt, _ := strconv.Atoi(r.URL.Query().Get("attempt"))
+	epoch := r.URL.Query().Get("epoch")
 	deadline := time.NewTimer(25 * time.Second)
 	defer deadline.Stop()
 	for {
 		m := c.master(job)
 		j, ok := c.cfg.Store.Job(job)
-		if !ok || m == nil {
+		if !ok || j.State.Terminal() {
 			writeJSON(w, http.StatusOK, api.Commands{Commands: []api.Command{{Cancel: true}}})
+			return
+		}
+		if m == nil {
+			// a leader that has not started the job's master yet: the
+			// executor asks again
+			writeError(w, http.StatusServiceUnavailable, "no quorum: the leader is not ready yet")
+			return
+		}
+		if epoch != m.epoch {
+			// the executor followed another leader's log: this one
+			// starts from its beginning
+			writeJSON(w, http.StatusOK, api.Commands{Commands: m.commandsAfter(0), Epoch: m.epoch})
 			return
 		}
 		changes := m.changes()
@@ -39,13 +52,13 @@ func (c *Coordinator) handleCommands(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if cmds := m.commandsAfter(after); len(cmds) > 0 {
-			writeJSON(w, http.StatusOK, api.Commands{Commands: cmds})
+			writeJSON(w, http.StatusOK, api.Commands{Commands: cmds, Epoch: m.epoch})
 			return
 		}
 		select {
 		case <-changes:
 		case <-deadline.C:
-			writeJSON(w, http.StatusOK, api.Commands{})
+			writeJSON(w, http.StatusOK, api.Commands{Epoch: m.epoch})
 			return
 		case <-r.Context().Done():
 			return
@@ -65,7 +78,15 @@ func (c *Coordinator) handleAck(w http.ResponseWriter, r *http.Request) {
 	if m := c.master(a.Job); m != nil {
 		m.ack(a)
 	}
-	writeJSON(w, http.StatusOK, struct{}{})
+	resp := api.AckResponse{}
+	if j, ok := c.cfg.Store.Job(a.Job); ok {
+		for _, h := range j.History {
+			if h.Status == "COMPLETED" && h.ID > resp.LatestCompleted {
+				resp.LatestCompleted = h.ID
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, resp)
 }
 
 func (c *Coordinator) handleCheckpoints(w http.ResponseWriter, r *http.Request) {

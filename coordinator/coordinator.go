@@ -5,8 +5,12 @@
 // and executor exits, and ends every job as FINISHED, CANCELED or FAILED.
 //
 // All job state lives in the replicated store (coordinator/store); what the
-// leader keeps in memory (heartbeat times, live metrics, long-poll waiters)
-// can be rebuilt from executors' next calls. See DESIGN.md in this folder.
+// leader keeps in memory (heartbeat times, live metrics, long-poll waiters,
+// the checkpoint in flight) can be rebuilt from executors' next calls. Every
+// node of a coordinator group runs a Coordinator: the one that leads the
+// Raft group drives the jobs (leadership.go), the others forward to it
+// (forward.go), and without a Launcher executors run on agents
+// (agents.go). See DESIGN.md in this folder.
 package coordinator
 
 import (
@@ -26,7 +30,9 @@ import (
 )
 
 // Launcher starts and kills executor processes, one per slot. The launcher
-// reports exits through Coordinator.ExecutorExited.
+// reports exits through Coordinator.ExecutorExited. Without one, the
+// coordinator runs executors on the agents that registered with the group
+// (see agents.go).
 type Launcher interface {
 	Launch(ctx context.Context, r launch.Request) (pid int, err error)
 	Kill(executorID string) error
@@ -35,11 +41,12 @@ type Launcher interface {
 // BucketOpener opens a bucket URL.
 type BucketOpener func(ctx context.Context, url string) (*blob.Bucket, error)
 
-// Config configures a Coordinator. Store, Registry, Launcher, OpenBucket and
-// Bucket are required.
+// Config configures a Coordinator. Store, Registry, OpenBucket and Bucket
+// are required.
 type Config struct {
-	Store      *store.Store
-	Registry   *operator.Registry
+	Store    *store.Store
+	Registry *operator.Registry
+	// Launcher runs executors; nil runs them on agents (sluice agent).
 	Launcher   Launcher
 	OpenBucket BucketOpener
 	// Bucket is the default bucket URL of jobs.
@@ -59,7 +66,13 @@ type Config struct {
 	CancelGrace time.Duration
 	// MaxBodyBytes limits request bodies; default 4 MiB.
 	MaxBodyBytes int64
-	Logger       zerolog.Logger
+	// AgentTimeout is how long an agent may stay silent before its
+	// executors count as exited; default 10 s.
+	AgentTimeout time.Duration
+	// HTTP is the client for calls to agents and to the leader (TLS
+	// settings); default a plain client.
+	HTTP   *http.Client
+	Logger zerolog.Logger
 }
 
 func (c *Config) validate() error {
@@ -69,9 +82,6 @@ func (c *Config) validate() error {
 	}
 	if c.Registry == nil {
 		errs = append(errs, errors.New("Registry is required"))
-	}
-	if c.Launcher == nil {
-		errs = append(errs, errors.New("Launcher is required"))
 	}
 	if c.OpenBucket == nil {
 		errs = append(errs, errors.New("OpenBucket is required"))
@@ -91,6 +101,12 @@ func (c *Config) validate() error {
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 4 << 20
 	}
+	if c.AgentTimeout == 0 {
+		c.AgentTimeout = 10 * time.Second
+	}
+	if c.HTTP == nil {
+		c.HTTP = &http.Client{Timeout: 75 * time.Second}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("coordinator config: %w", err)
 	}
@@ -107,8 +123,13 @@ type Coordinator struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	launcher Launcher
+	agents   *agentTable
+	proxy    *leaderProxy
+
 	mu      sync.Mutex
 	url     string
+	term    *term // set while this node leads
 	masters map[string]*jobMaster
 	buckets map[string]*bucketStorage
 }
@@ -119,14 +140,21 @@ func New(cfg Config) (*Coordinator, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Coordinator{
+	c := &Coordinator{
 		cfg:     cfg,
 		log:     cfg.Logger.With().Str("component", "coordinator").Logger(),
 		ctx:     ctx,
 		cancel:  cancel,
 		url:     cfg.URL,
 		masters: map[string]*jobMaster{},
-	}, nil
+		agents:  newAgentTable(),
+	}
+	c.launcher = cfg.Launcher
+	if c.launcher == nil {
+		c.launcher = &agentLauncher{c: c}
+	}
+	c.proxy = newLeaderProxy(c)
+	return c, nil
 }
 
 // SetURL sets the address executors use to reach the API.
@@ -142,25 +170,16 @@ func (c *Coordinator) apiURL() string {
 	return c.url
 }
 
-// Run waits for leadership, then resumes every job that has not ended and
-// drives new ones, until ctx ends.
-func (c *Coordinator) Run(ctx context.Context) error {
-	if err := c.cfg.Store.WaitLeader(ctx); err != nil {
-		return err
-	}
-	c.log.Info().Msg("leading")
-	for _, j := range c.cfg.Store.Jobs() {
-		if !j.State.Terminal() {
-			c.startMaster(j.ID)
-		}
-	}
-	<-ctx.Done()
-	return nil
-}
-
 // Close stops every job master (jobs keep their replicated state).
 func (c *Coordinator) Close() error {
 	c.cancel()
+	c.mu.Lock()
+	t := c.term
+	c.mu.Unlock()
+	if t != nil {
+		t.cancel()
+		t.wg.Wait()
+	}
 	c.wg.Wait()
 	return nil
 }
@@ -168,6 +187,8 @@ func (c *Coordinator) Close() error {
 // Handler returns the HTTP API.
 func (c *Coordinator) Handler() http.Handler { return c.routes() }
 
+// startMaster returns the job's master, starting it if this node leads.
+// On a node that does not lead, the master returned is never run.
 func (c *Coordinator) startMaster(id string) *jobMaster {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -175,11 +196,15 @@ func (c *Coordinator) startMaster(id string) *jobMaster {
 		return m
 	}
 	m := newJobMaster(c, id)
+	t := c.term
+	if t == nil {
+		return m
+	}
 	c.masters[id] = m
-	c.wg.Add(1)
+	t.wg.Add(1)
 	go func() {
-		defer c.wg.Done()
-		m.run(c.ctx)
+		defer t.wg.Done()
+		m.run(t.ctx)
 	}()
 	return m
 }
@@ -198,5 +223,9 @@ func (c *Coordinator) ExecutorExited(e launch.Exit) {
 	}
 	if m := c.master(job); m != nil {
 		m.exited(e)
+		return
 	}
+	// no master (the job has ended, or this node just became leader):
+	// record the exit all the same
+	_, _ = c.cfg.Store.Apply(store.Command{Exit: &store.ExitCmd{Job: job, ExecutorID: e.ExecutorID, Info: exitInfo(e)}})
 }

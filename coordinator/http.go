@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluicehq/sluice/archive/webui"
 	"github.com/sluicehq/sluice/coordinator/api"
 	"github.com/sluicehq/sluice/coordinator/store"
 )
@@ -21,6 +22,7 @@ func (c *Coordinator) routes() http.Handler {
 	mux.HandleFunc("POST /v1/jobs/{id}/cancel", c.handleCancel)
 	mux.HandleFunc("GET /v1/jobs/{id}/checkpoints", c.handleCheckpoints)
 	mux.HandleFunc("POST /v1/jobs/{id}/savepoints", c.handleSavepoint)
+	mux.HandleFunc("GET /v1/jobs/{id}/exceptions", c.handleExceptions)
 
 	mux.HandleFunc("POST /v1/internal/register", c.handleRegister)
 	mux.HandleFunc("GET /v1/internal/deployment", c.handleDeployment)
@@ -29,10 +31,17 @@ func (c *Coordinator) routes() http.Handler {
 	mux.HandleFunc("POST /v1/internal/split", c.handleSplit)
 	mux.HandleFunc("GET /v1/internal/commands", c.handleCommands)
 	mux.HandleFunc("POST /v1/internal/ack", c.handleAck)
+	mux.HandleFunc("POST /v1/internal/agent/heartbeat", c.handleAgentHeartbeat)
+	mux.HandleFunc("POST /v1/internal/agent/exit", c.handleAgentExit)
+	mux.HandleFunc("GET /v1/cluster", c.handleCluster)
+	mux.HandleFunc("POST /v1/cluster/join", c.handleJoin)
+	mux.HandleFunc("POST /v1/cluster/remove", c.handleRemove)
+	mux.HandleFunc("POST /v1/cluster/ping", c.handlePing)
+	mux.Handle("GET /", webui.Handler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
-	return c.auth(mux)
+	return c.auth(c.forward(mux))
 }
 
 // auth requires the bearer token when one is configured.
@@ -70,7 +79,7 @@ func storeError(w http.ResponseWriter, err error) {
 	case errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusNotFound, err.Error())
 	case errors.Is(err, store.ErrNotLeader):
-		writeError(w, http.StatusServiceUnavailable, "this coordinator is not the leader: "+err.Error())
+		writeError(w, http.StatusServiceUnavailable, "no quorum: this coordinator is not (or no longer) the leader: "+err.Error())
 	case errors.Is(err, store.ErrInvalidState):
 		writeError(w, http.StatusConflict, err.Error())
 	default:
@@ -111,6 +120,7 @@ func (c *Coordinator) handleList(w http.ResponseWriter, r *http.Request) {
 		}
 		out.Jobs = append(out.Jobs, j.Summary())
 	}
+	out.Stale = isStale(r)
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -120,7 +130,9 @@ func (c *Coordinator) handleJob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such job: "+r.PathValue("id"))
 		return
 	}
-	writeJSON(w, http.StatusOK, c.jobStatus(j))
+	st := c.jobStatus(j)
+	st.Stale = isStale(r)
+	writeJSON(w, http.StatusOK, st)
 }
 
 func (c *Coordinator) handleCancel(w http.ResponseWriter, r *http.Request) {

@@ -3,7 +3,6 @@ package coordinator
 import (
 	"context"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,6 +45,9 @@ type jobMaster struct {
 	lastDiscover        map[string]time.Time
 	commands            []api.Command
 	savepointRequests   []savepointRequest
+	// epoch names this master's command log: executors that see it change
+	// (a new leader) read the new log from its start.
+	epoch string
 }
 
 type sample struct {
@@ -64,6 +66,7 @@ func newJobMaster(c *Coordinator, id string) *jobMaster {
 		metrics:      map[string]api.TaskMetrics{},
 		inflight:     map[string][3]int64{},
 		lastDiscover: map[string]time.Time{},
+		epoch:        newEpoch(),
 	}
 }
 
@@ -92,10 +95,17 @@ func (m *jobMaster) changes() <-chan struct{} {
 func (m *jobMaster) run(ctx context.Context) {
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
+	m.abortStaleCheckpoints()
+	defer m.release()
+	lastErr := ""
 	for {
 		done, err := m.step(ctx)
-		if err != nil {
+		if err != nil && err.Error() != lastErr { // a job waiting for slots says so once
 			m.log.Warn().Err(err).Msg("job step failed; retrying")
+		}
+		lastErr = ""
+		if err != nil {
+			lastErr = err.Error()
 		}
 		m.notify()
 		if done {
@@ -126,7 +136,13 @@ func (m *jobMaster) setState(state api.JobState, errMsg string) error {
 	} else {
 		m.log.Info().Str("state", string(state)).Msg("job state")
 	}
-	return m.apply(store.Command{JobState: cmd})
+	if err := m.apply(store.Command{JobState: cmd}); err != nil {
+		return err
+	}
+	if state.Terminal() {
+		m.c.archiveJob(m.id) // archive.go
+	}
+	return nil
 }
 
 // step takes the next action for the job; it returns true once the job has
@@ -146,6 +162,9 @@ func (m *jobMaster) step(ctx context.Context) (bool, error) {
 
 	switch j.State {
 	case api.JobCreated:
+		if _, err := m.c.place(j.Plan.Slots); err != nil {
+			return false, fmt.Errorf("schedule: %w", err) // wait for slots
+		}
 		restore, err := m.prepareRestore(ctx, j)
 		if err != nil {
 			return false, m.setState(api.JobFailing, fmt.Sprintf("restore: %v", err))
@@ -205,7 +224,7 @@ func (m *jobMaster) step(ctx context.Context) (bool, error) {
 			for _, e := range j.Executors {
 				if !e.Exited {
 					m.log.Warn().Str("executor", e.ID).Msg("executor did not exit in time; killing it")
-					if err := m.c.cfg.Launcher.Kill(e.ID); err != nil {
+					if err := m.c.launcher.Kill(e.ID); err != nil {
 						m.log.Warn().Err(err).Str("executor", e.ID).Msg("kill executor")
 					}
 				}
@@ -233,6 +252,11 @@ func (m *jobMaster) commitFinal(ctx context.Context, j *store.Job) error {
 	}
 	if err := m.commit(ctx, st, cs); err != nil {
 		return fmt.Errorf("commit the final output: %w", err)
+	}
+	for _, c := range cs { // nothing writes to the staging areas any more
+		if c.Bucket == "" || c.Bucket == j.Bucket {
+			st.b.PruneEmptyDirs(c.Staged)
+		}
 	}
 	return nil
 }
@@ -285,9 +309,13 @@ func (m *jobMaster) discover(ctx context.Context, j *store.Job) {
 // deploy launches one executor per slot for the next attempt.
 func (m *jobMaster) deploy(ctx context.Context, j *store.Job, restore *api.RestoreSource) error {
 	attempt := j.Attempt + 1
+	hosts, err := m.c.place(j.Plan.Slots)
+	if err != nil {
+		return fmt.Errorf("schedule attempt %d: %w", attempt, err)
+	}
 	execs := make([]*store.Executor, j.Plan.Slots)
 	for s := range execs {
-		execs[s] = &store.Executor{ID: executorID(j.ID, s, attempt), Slot: s, Attempt: attempt}
+		execs[s] = &store.Executor{ID: executorID(j.ID, s, attempt), Slot: s, Attempt: attempt, Agent: hosts[s]}
 	}
 	if err := m.apply(store.Command{Deploy: &store.DeployCmd{ID: j.ID, Attempt: attempt, Executors: execs, At: time.Now().UTC(), Restore: restore}}); err != nil {
 		return err
@@ -304,17 +332,23 @@ func (m *jobMaster) deploy(ctx context.Context, j *store.Job, restore *api.Resto
 	if m.c.cfg.Token != "" {
 		env = append(env, "SLUICE_TOKEN="+m.c.cfg.Token)
 	}
-	for _, e := range execs {
+	for i, e := range execs {
 		args := []string{
-			"--coordinator", m.c.apiURL(),
+			"--coordinator", m.c.executorURLs(),
 			"--executor-id", e.ID,
 			"--job", j.ID,
 			"--slot", strconv.Itoa(e.Slot),
 			"--attempt", strconv.Itoa(attempt),
 		}
-		pid, err := m.c.cfg.Launcher.Launch(ctx, launch.Request{ExecutorID: e.ID, Args: args, Env: append(os.Environ(), env...)})
+		pid, err := m.c.launcher.Launch(ctx, launch.Request{ExecutorID: e.ID, Args: args, Env: env, Host: e.Agent})
 		if err != nil {
-			_ = m.apply(store.Command{Exit: &store.ExitCmd{Job: j.ID, ExecutorID: e.ID, Info: "not started: " + err.Error()}})
+			for _, ne := range execs[i:] {
+				_ = m.apply(store.Command{Exit: &store.ExitCmd{Job: j.ID, ExecutorID: ne.ID, Info: "not started: " + err.Error()}})
+			}
+			if m.c.cfg.Launcher == nil {
+				// an agent that went away: the restart strategy decides
+				return fmt.Errorf("launch executor for slot %d: %w", e.Slot, err)
+			}
 			return m.setState(api.JobFailing, fmt.Sprintf("launch executor for slot %d: %v", e.Slot, err))
 		}
 		m.log.Debug().Str("executor", e.ID).Int("pid", pid).Msg("executor launched")
@@ -322,8 +356,8 @@ func (m *jobMaster) deploy(ctx context.Context, j *store.Job, restore *api.Resto
 	return nil
 }
 
-// exited records an executor's exit.
-func (m *jobMaster) exited(e launch.Exit) {
+// exitInfo describes how an executor ended.
+func exitInfo(e launch.Exit) string {
 	info := "exited normally"
 	if e.Err != nil {
 		info = e.Err.Error()
@@ -331,6 +365,12 @@ func (m *jobMaster) exited(e launch.Exit) {
 			info += "; last log lines:\n" + tail
 		}
 	}
+	return info
+}
+
+// exited records an executor's exit.
+func (m *jobMaster) exited(e launch.Exit) {
+	info := exitInfo(e)
 	if err := m.apply(store.Command{Exit: &store.ExitCmd{Job: m.id, ExecutorID: e.ExecutorID, Info: info}}); err != nil {
 		m.log.Warn().Err(err).Str("executor", e.ExecutorID).Msg("record executor exit")
 	}
@@ -370,7 +410,7 @@ func (m *jobMaster) checkHeartbeats(j *store.Job) {
 		}
 		if time.Since(last) > m.c.cfg.HeartbeatTimeout {
 			m.log.Warn().Str("executor", e.ID).Dur("silent", time.Since(last)).Msg("executor missed its heartbeats; killing it")
-			if err := m.c.cfg.Launcher.Kill(e.ID); err != nil {
+			if err := m.c.launcher.Kill(e.ID); err != nil {
 				m.log.Warn().Err(err).Str("executor", e.ID).Msg("kill executor")
 			}
 			m.heartbeats[e.ID] = time.Now() // do not kill again on every tick

@@ -126,7 +126,7 @@ func (m *jobMaster) stepRestarting(ctx context.Context, j *store.Job) error {
 	if !allExited(j) {
 		for _, e := range j.Executors {
 			if !e.Exited {
-				if err := m.c.cfg.Launcher.Kill(e.ID); err != nil {
+				if err := m.c.launcher.Kill(e.ID); err != nil {
 					m.log.Warn().Err(err).Str("executor", e.ID).Msg("kill executor")
 				}
 			}
@@ -138,6 +138,9 @@ func (m *jobMaster) stepRestarting(ctx context.Context, j *store.Job) error {
 	m.mu.Unlock()
 	if time.Now().Before(at) {
 		return nil
+	}
+	if _, err := m.c.place(j.Plan.Slots); err != nil {
+		return fmt.Errorf("restart attempt %d: %w", j.Attempt+1, err) // wait for slots
 	}
 	restore, err := m.prepareRestore(ctx, j)
 	if err != nil {

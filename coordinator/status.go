@@ -70,7 +70,7 @@ func (c *Coordinator) jobStatus(j *store.Job) *api.Job {
 		}
 	}
 	for _, e := range sortedExecutors(j) {
-		es := api.ExecutorStatus{ID: e.ID, Slot: e.Slot, PID: e.PID, DataAddr: e.DataAddr, Exited: e.Exited, ExitInfo: e.ExitInfo}
+		es := api.ExecutorStatus{ID: e.ID, Slot: e.Slot, PID: e.PID, DataAddr: e.DataAddr, Agent: e.Agent, Exited: e.Exited, ExitInfo: e.ExitInfo}
 		if m != nil {
 			es.MaxInflightBytes, es.MaxRSSBytes = m.executorFigures(e.ID)
 		}

@@ -23,9 +23,9 @@ type pieces interface {
 // pollCommands long-polls the coordinator for checkpoint triggers and
 // cancellation until ctx ends.
 func pollCommands(ctx context.Context, c *api.Client, executor string, attempt int, tasks []*task.Task, cancel context.CancelCauseFunc, log zerolog.Logger) {
-	after := int64(0)
+	after, epoch := int64(0), ""
 	for ctx.Err() == nil {
-		cmds, err := c.Commands(ctx, executor, attempt, after)
+		resp, err := c.Commands(ctx, executor, attempt, epoch, after)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -38,7 +38,14 @@ func pollCommands(ctx context.Context, c *api.Client, executor string, attempt i
 			}
 			continue
 		}
-		for _, cmd := range cmds {
+		if resp.Epoch != epoch {
+			// a new leader with a new command log: read it from its start
+			if epoch != "" {
+				log.Info().Str("epoch", resp.Epoch).Msg("new command log (leader changed)")
+			}
+			epoch, after = resp.Epoch, 0
+		}
+		for _, cmd := range resp.Commands {
 			if cmd.Cancel {
 				log.Info().Msg("cancel requested by the coordinator")
 				cancel(errCancelled)
@@ -58,6 +65,16 @@ func pollCommands(ctx context.Context, c *api.Client, executor string, attempt i
 
 // uploader writes snapshots' keyed state to the bucket and acknowledges
 // them, off the subtasks' goroutines and in order.
+//
+// It also carries sink output across checkpoints that never complete. A
+// sink stages its output once per checkpoint, and the staged objects
+// travel only in that checkpoint's acknowledgement: if the checkpoint is
+// aborted without a restart (the leader changed and forgot it, or it timed
+// out), nothing would ever commit them and the records would be lost. So
+// every acknowledgement repeats the commitables of the subtask's earlier
+// checkpoints that the coordinator has not reported complete (its answer
+// says which is the newest complete one); committing is idempotent, so
+// repeating what was committed already is harmless.
 type uploader struct {
 	client   *api.Client
 	pieces   pieces
@@ -68,6 +85,47 @@ type uploader struct {
 	queue chan task.Snapshot
 	done  chan struct{}
 	once  sync.Once
+
+	mu      sync.Mutex
+	carried map[string][]carriedCommit // by subtask "pipeline.index"
+}
+
+// carriedCommit is sink output staged for checkpoint id, not known to be
+// committed.
+type carriedCommit struct {
+	id int64
+	cs []api.Commitable
+}
+
+// carry records cs (staged for checkpoint id) as not known to be committed,
+// forgets what checkpoint completed covers, and returns what key carries.
+func (u *uploader) carry(key string, id int64, cs []api.Commitable, completed int64) []api.Commitable {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.carried == nil {
+		u.carried = map[string][]carriedCommit{}
+	}
+	var keep []carriedCommit
+	var out []api.Commitable
+	for _, c := range append(u.carried[key], carriedCommit{id: id, cs: cs}) {
+		if c.id > completed && len(c.cs) > 0 {
+			keep = append(keep, c)
+			out = append(out, c.cs...)
+		}
+	}
+	u.carried[key] = keep
+	return out
+}
+
+// uncommitted returns the carried commitables of a subtask.
+func (u *uploader) uncommitted(pipeline, index int) []api.Commitable {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	var out []api.Commitable
+	for _, c := range u.carried[fmt.Sprintf("%d.%d", pipeline, index)] {
+		out = append(out, c.cs...)
+	}
+	return out
 }
 
 func newUploader(c *api.Client, p pieces, executor string, d *api.Deployment, log zerolog.Logger) *uploader {
@@ -105,9 +163,13 @@ func (u *uploader) upload(s task.Snapshot) {
 	if s.Source != nil {
 		ack.Source = &api.SourcePosition{Completed: s.Source.Completed, Current: s.Source.Current, Offset: s.Source.Offset}
 	}
+	var own []api.Commitable
 	for _, c := range s.Commitables {
-		ack.Commitables = append(ack.Commitables, api.Commitable(c))
+		own = append(own, api.Commitable(c))
 	}
+	key := fmt.Sprintf("%d.%d", s.Pipeline, s.Index)
+	// earlier uncommitted output first, then this checkpoint's
+	ack.Commitables = append(u.uncommitted(s.Pipeline, s.Index), own...)
 	if s.KeyedVertex != "" {
 		dir := s.Barrier.Target
 		if dir == "" {
@@ -126,9 +188,13 @@ func (u *uploader) upload(s task.Snapshot) {
 		}
 	}
 	ack.AsyncMillis = time.Since(start).Milliseconds()
-	if err := u.client.Ack(ctx, ack); err != nil {
+	resp, err := u.client.Ack(ctx, ack)
+	if err != nil {
 		u.log.Warn().Err(err).Int64("checkpoint", s.Barrier.ID).Msg("acknowledge checkpoint")
+		u.carry(key, s.Barrier.ID, own, 0)
+		return
 	}
+	u.carry(key, s.Barrier.ID, own, resp.LatestCompleted)
 }
 
 // keyedRestorer loads keyed state from the checkpoint being restored: a

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/http"
 	"os"
 	"sync"
 	"time"
@@ -31,12 +32,16 @@ type BucketOpener func(ctx context.Context, url string) (*blob.Bucket, error)
 
 // Config configures an executor process.
 type Config struct {
+	// CoordinatorURL is the coordinator's API, or every node of a
+	// coordinator group separated by commas.
 	CoordinatorURL string
 	Token          string
-	ExecutorID     string
-	Job            string
-	Slot           int
-	Attempt        int
+	// HTTP, when set, is the client for the control plane (TLS settings).
+	HTTP       *http.Client
+	ExecutorID string
+	Job        string
+	Slot       int
+	Attempt    int
 	// DataListen is the data port's listen address; default 127.0.0.1:0.
 	DataListen string
 	Registry   *operator.Registry
@@ -67,7 +72,14 @@ func Run(ctx context.Context, cfg Config) error {
 		return errors.New("executor: Registry and OpenBucket are required")
 	}
 	log := cfg.Logger.With().Str("component", "executor").Str("executor", cfg.ExecutorID).Logger()
+	// CoordinatorURL may list every node of the group: calls go to any
+	// live node, and are retried across a leader change for as long as the
+	// executor would wait for a heartbeat answer anyway.
 	client := api.NewClient(cfg.CoordinatorURL, cfg.Token)
+	client.Retry = cfg.HeartbeatTimeout
+	if cfg.HTTP != nil {
+		client.HTTP = cfg.HTTP
+	}
 
 	ex, err := exchange.New(exchange.Config{
 		ListenAddr: cfg.DataListen, Token: cfg.Token,
@@ -161,6 +173,8 @@ func Run(ctx context.Context, cfg Config) error {
 					State: state, Error: msg, Metrics: t.Metrics(),
 				}
 				if state == api.TaskFinished {
+					// output of checkpoints that never completed, then the rest
+					u.Commitables = up.uncommitted(id.Pipeline, id.Index)
 					for _, c := range t.FinalCommitables() {
 						u.Commitables = append(u.Commitables, api.Commitable(c))
 					}
@@ -227,17 +241,34 @@ func waitDeployment(ctx context.Context, client *api.Client, cfg Config) (*api.D
 	}
 }
 
-// splitClient asks the coordinator for splits.
+// splitClient asks the coordinator for splits. It counts the splits each
+// subtask received, so that a request retried after a leader change (its
+// answer lost) is answered with the same split, not the next one.
 type splitClient struct {
 	c        *api.Client
 	job      string
 	executor string
+
+	mu   sync.Mutex
+	have map[string]int // vertex/subtask -> splits received
 }
 
 func (s *splitClient) NextSplit(ctx context.Context, vertex string, subtask int) (task.Assignment, error) {
-	resp, err := s.c.NextSplit(ctx, api.SplitRequest{ExecutorID: s.executor, Job: s.job, Vertex: vertex, Subtask: subtask})
+	key := fmt.Sprintf("%s/%d", vertex, subtask)
+	s.mu.Lock()
+	have := s.have[key]
+	s.mu.Unlock()
+	resp, err := s.c.NextSplit(ctx, api.SplitRequest{ExecutorID: s.executor, Job: s.job, Vertex: vertex, Subtask: subtask, Have: &have})
 	if err != nil {
 		return task.Assignment{}, err
+	}
+	if resp.Split != nil {
+		s.mu.Lock()
+		if s.have == nil {
+			s.have = map[string]int{}
+		}
+		s.have[key]++
+		s.mu.Unlock()
 	}
 	return task.Assignment{Split: resp.Split, Skip: resp.Skip, Done: resp.Done, Wait: resp.Wait}, nil
 }

@@ -78,6 +78,14 @@ type CheckpointAck struct {
 	Error string `json:"error,omitempty"`
 }
 
+// AckResponse answers a CheckpointAck.
+type AckResponse struct {
+	// LatestCompleted is the newest checkpoint (or savepoint) of the job
+	// that completed, so that the executor can stop carrying the sink
+	// output staged for it and earlier ones (see executor's uploader).
+	LatestCompleted int64 `json:"latestCompleted"`
+}
+
 // SourcePosition is where a source subtask stood at a checkpoint: it had
 // finished Completed of the splits assigned to it in this attempt and had
 // read Offset records of split Current ("" between splits).

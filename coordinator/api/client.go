@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -35,23 +37,64 @@ func IsStatus(err error, status int) bool {
 	return errors.As(err, &se) && se.Status == status
 }
 
-// Client calls a coordinator's HTTP API. It is safe for concurrent use.
+// Client calls a coordinator group's HTTP API. Any node serves any call
+// (followers forward to the leader), so the client tries the nodes in turn
+// when one is unreachable or has no leader, and sticks to the last one that
+// answered. It is safe for concurrent use.
 type Client struct {
-	// BaseURL is the coordinator's address, e.g. http://127.0.0.1:8081.
+	// BaseURL is a coordinator node's address, e.g. http://127.0.0.1:8081,
+	// or several separated by commas.
 	BaseURL string
 	// Token is sent as a bearer token when set.
 	Token string
-	// HTTP defaults to a client with a 30 s timeout for short calls.
+	// HTTP defaults to a client with a 75 s timeout (long polls take 30 s).
 	HTTP *http.Client
+	// Retry is how long a call keeps trying the nodes while none answers
+	// or none has a leader (503); zero tries each node once.
+	Retry time.Duration
+
+	mu  sync.Mutex
+	cur int // index of the node that answered last
 }
 
-// NewClient returns a client for baseURL.
+// NewClient returns a client for baseURL, which may list several nodes
+// separated by commas.
 func NewClient(baseURL, token string) *Client {
 	return &Client{
-		BaseURL: strings.TrimRight(baseURL, "/"),
+		BaseURL: baseURL,
 		Token:   token,
 		HTTP:    &http.Client{Timeout: 75 * time.Second},
 	}
+}
+
+// URLs returns the nodes the client knows.
+func (c *Client) URLs() []string { return SplitURLs(c.BaseURL) }
+
+// SplitURLs splits a comma-separated list of node URLs.
+func SplitURLs(list string) []string {
+	var out []string
+	for _, u := range strings.Split(list, ",") {
+		if u = strings.TrimRight(strings.TrimSpace(u), "/"); u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// retryable reports whether another node (or a later try) may succeed.
+func retryable(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se.Status == http.StatusServiceUnavailable || se.Status == http.StatusBadGateway
+	}
+	var ce *tls.CertificateVerificationError
+	if errors.As(err, &ce) {
+		return false // another try will not trust the certificate either
+	}
+	return true // the node is unreachable or the connection broke
 }
 
 // Submit posts a job spec (JSON or YAML bytes) and returns the job id.
@@ -148,11 +191,45 @@ func (c *Client) postJSON(ctx context.Context, path string, in, out any) error {
 }
 
 func (c *Client) do(ctx context.Context, method, path, contentType string, body []byte, out any) error {
+	urls := c.URLs()
+	if len(urls) == 0 {
+		return errors.New("no coordinator URL")
+	}
+	deadline := time.Now().Add(c.Retry)
+	for {
+		c.mu.Lock()
+		start := c.cur
+		c.mu.Unlock()
+		var err error
+		for i := range urls {
+			idx := (start + i) % len(urls)
+			err = c.once(ctx, urls[idx], method, path, contentType, body, out)
+			if err == nil || !retryable(ctx, err) {
+				if err == nil || IsStatus(err, http.StatusNoContent) || i > 0 {
+					c.mu.Lock()
+					c.cur = idx
+					c.mu.Unlock()
+				}
+				return err
+			}
+		}
+		if ctx.Err() != nil || !time.Now().Before(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond): // retry pacing while the group elects a leader
+		}
+	}
+}
+
+func (c *Client) once(ctx context.Context, base, method, path, contentType string, body []byte, out any) error {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
 	if err != nil {
 		return err
 	}
@@ -194,22 +271,24 @@ func (c *Client) do(ctx context.Context, method, path, contentType string, body 
 	return nil
 }
 
-// Commands long-polls an executor's commands after sequence number after.
-func (c *Client) Commands(ctx context.Context, executorID string, attempt int, after int64) ([]Command, error) {
-	q := url.Values{"executor": {executorID}, "attempt": {strconv.Itoa(attempt)}, "after": {strconv.FormatInt(after, 10)}}
+// Commands long-polls an executor's commands after sequence number after
+// of the command log named epoch ("" for any).
+func (c *Client) Commands(ctx context.Context, executorID string, attempt int, epoch string, after int64) (*Commands, error) {
+	q := url.Values{"executor": {executorID}, "attempt": {strconv.Itoa(attempt)}, "after": {strconv.FormatInt(after, 10)}, "epoch": {epoch}}
 	var out Commands
 	if err := c.do(ctx, http.MethodGet, "/v1/internal/commands?"+q.Encode(), "", nil, &out); err != nil {
 		return nil, fmt.Errorf("poll commands of %s: %w", executorID, err)
 	}
-	return out.Commands, nil
+	return &out, nil
 }
 
 // Ack acknowledges a subtask's part of a checkpoint.
-func (c *Client) Ack(ctx context.Context, a CheckpointAck) error {
-	if err := c.postJSON(ctx, "/v1/internal/ack", a, nil); err != nil {
-		return fmt.Errorf("acknowledge checkpoint %d of %d.%d: %w", a.Checkpoint, a.Pipeline, a.Index, err)
+func (c *Client) Ack(ctx context.Context, a CheckpointAck) (*AckResponse, error) {
+	var out AckResponse
+	if err := c.postJSON(ctx, "/v1/internal/ack", a, &out); err != nil {
+		return nil, fmt.Errorf("acknowledge checkpoint %d of %d.%d: %w", a.Checkpoint, a.Pipeline, a.Index, err)
 	}
-	return nil
+	return &out, nil
 }
 
 // Checkpoints returns a job's checkpoint history.
@@ -242,4 +321,72 @@ func (c *Client) SubmitFromSavepoint(ctx context.Context, spec []byte, contentTy
 		return "", fmt.Errorf("submit job: %w", err)
 	}
 	return out.ID, nil
+}
+
+// Cluster returns the group's members, leader and agents.
+func (c *Client) Cluster(ctx context.Context) (*Cluster, error) {
+	var out Cluster
+	if err := c.do(ctx, http.MethodGet, "/v1/cluster", "", nil, &out); err != nil {
+		return nil, fmt.Errorf("get cluster: %w", err)
+	}
+	return &out, nil
+}
+
+// Join adds a node to the group (or records its HTTP address).
+func (c *Client) Join(ctx context.Context, r JoinRequest) error {
+	if err := c.postJSON(ctx, "/v1/cluster/join", r, nil); err != nil {
+		return fmt.Errorf("join %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// Remove removes a node from the group.
+func (c *Client) Remove(ctx context.Context, id string) error {
+	if err := c.postJSON(ctx, "/v1/cluster/remove", RemoveRequest{ID: id}, nil); err != nil {
+		return fmt.Errorf("remove %s: %w", id, err)
+	}
+	return nil
+}
+
+// Ping applies a no-op through Raft: it succeeds once the group has a
+// leader that can commit writes.
+func (c *Client) Ping(ctx context.Context) (*PingResponse, error) {
+	var out PingResponse
+	if err := c.postJSON(ctx, "/v1/cluster/ping", struct{}{}, &out); err != nil {
+		return nil, fmt.Errorf("ping: %w", err)
+	}
+	return &out, nil
+}
+
+// AgentHeartbeat registers an agent or keeps it alive.
+func (c *Client) AgentHeartbeat(ctx context.Context, h AgentHeartbeat) error {
+	if err := c.postJSON(ctx, "/v1/internal/agent/heartbeat", h, nil); err != nil {
+		return fmt.Errorf("heartbeat of agent %s: %w", h.ID, err)
+	}
+	return nil
+}
+
+// AgentExit reports an executor's exit on an agent.
+func (c *Client) AgentExit(ctx context.Context, e AgentExit) error {
+	if err := c.postJSON(ctx, "/v1/internal/agent/exit", e, nil); err != nil {
+		return fmt.Errorf("report exit of %s: %w", e.ExecutorID, err)
+	}
+	return nil
+}
+
+// AgentLaunch asks an agent (the client's BaseURL) to start an executor.
+func (c *Client) AgentLaunch(ctx context.Context, r LaunchRequest) (*LaunchResponse, error) {
+	var out LaunchResponse
+	if err := c.postJSON(ctx, "/v1/agent/launch", r, &out); err != nil {
+		return nil, fmt.Errorf("launch executor %s on agent %s: %w", r.ExecutorID, c.BaseURL, err)
+	}
+	return &out, nil
+}
+
+// AgentKill asks an agent (the client's BaseURL) to kill an executor.
+func (c *Client) AgentKill(ctx context.Context, executorID string) error {
+	if err := c.postJSON(ctx, "/v1/agent/kill", KillRequest{ExecutorID: executorID}, nil); err != nil {
+		return fmt.Errorf("kill executor %s on agent %s: %w", executorID, c.BaseURL, err)
+	}
+	return nil
 }

@@ -171,6 +171,8 @@ type ExecutorStatus struct {
 	Slot     int    `json:"slot"`
 	PID      int    `json:"pid,omitempty"`
 	DataAddr string `json:"dataAddr,omitempty"`
+	// Agent is the agent that runs the process, if any.
+	Agent string `json:"agent,omitempty"`
 	// Exited is set once the process is gone.
 	Exited   bool   `json:"exited"`
 	ExitInfo string `json:"exitInfo,omitempty"`

@@ -1,7 +1,10 @@
 // Package launch starts executor processes for the coordinator.
 //
 // The coordinator asks a launcher for slots; Process is the launcher that
-// runs one executor OS process per slot on the local machine. Each executor
+// runs one executor OS process per slot on the local machine: for the
+// coordinator of `sluice run` and `sluice local`, and inside `sluice agent`
+// on every worker host of a coordinator group (where Request.Host names the
+// agent). Each executor
 // is the same binary as the coordinator (os.Executable by default) run as
 // "<binary> executor <flags...>".
 //

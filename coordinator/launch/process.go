@@ -30,6 +30,9 @@ type Request struct {
 	// Env holds "KEY=value" entries added to (and overriding) the
 	// launcher's own environment.
 	Env []string
+	// Host names the agent to run on, for launchers that span hosts; the
+	// local Process launcher ignores it.
+	Host string
 }
 
 // Exit reports that an executor process has ended.

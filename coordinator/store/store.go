@@ -48,6 +48,8 @@ type Config struct {
 	// zero values pick 200/200/100 ms, which elects a leader in well under a
 	// second on a LAN.
 	HeartbeatTimeout, ElectionTimeout, LeaderLeaseTimeout time.Duration
+	// Token, when set, is required from every raft peer (see tcpLayer).
+	Token string
 	// ApplyTimeout bounds one write; default 10 s.
 	ApplyTimeout time.Duration
 	Logger       zerolog.Logger
@@ -125,7 +127,7 @@ func Open(cfg Config) (*Store, error) {
 		}
 	}
 	transport := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  &tcpLayer{ln: ln, adv: adv},
+		Stream:  newTCPLayer(ln, adv, cfg.Token, log),
 		MaxPool: 3,
 		Timeout: 10 * time.Second,
 		Logger:  hl,
@@ -274,18 +276,4 @@ func (s *Store) Close() error {
 		err = cerr
 	}
 	return err
-}
-
-// tcpLayer is raft's StreamLayer over a listener we opened ourselves, so
-// that "127.0.0.1:0" works.
-type tcpLayer struct {
-	ln  net.Listener
-	adv net.Addr
-}
-
-func (t *tcpLayer) Accept() (net.Conn, error) { return t.ln.Accept() }
-func (t *tcpLayer) Close() error              { return t.ln.Close() }
-func (t *tcpLayer) Addr() net.Addr            { return t.adv }
-func (t *tcpLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return net.DialTimeout("tcp", string(addr), timeout)
 }

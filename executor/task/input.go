@@ -90,6 +90,7 @@ func (t *Task) runInputs(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		t.syncCounters() // once per buffer: cheap, and slow streams show up
 	}
 }
 

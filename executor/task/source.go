@@ -112,7 +112,11 @@ func (t *Task) pollSource() error {
 		}
 	}
 	r := t.src
-	if r.ts != nil && r.tick.Swap(false) {
+	if !r.tick.Swap(false) {
+		return nil
+	}
+	t.syncCounters()
+	if r.ts != nil {
 		if r.idleTimeout > 0 && !r.idle && time.Since(r.lastRecordAt) > r.idleTimeout {
 			r.idle = true
 			return t.broadcastEvent(encodeIdle(true))
@@ -197,11 +201,9 @@ func (t *Task) setupSource() error {
 	return nil
 }
 
-// startSourceTicker sets the watermark tick flag periodically.
+// startSourceTicker sets the tick flag periodically: the source then
+// publishes its metrics and, with event time, emits a watermark.
 func (t *Task) startSourceTicker(ctx context.Context) (stop func()) {
-	if t.src.ts == nil {
-		return func() {}
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {

@@ -489,10 +489,6 @@ func (t *Task) startFlusher(ctx context.Context) (stop func()) {
 						return // the subtask goroutine sees the same error
 					}
 				}
-				for _, s := range t.stages {
-					s.in.sync()
-					s.out.sync()
-				}
 			}
 		}
 	}()
@@ -571,4 +567,14 @@ func (t *Task) markFirst(next operator.Emitter) operator.Emitter {
 		}
 		return next.Emit(r)
 	})
+}
+
+// syncCounters publishes the stages' record counts; it runs on the subtask
+// goroutine, which owns them.
+func (t *Task) syncCounters() {
+	for _, s := range t.stages {
+		s.in.sync()
+		s.out.sync()
+	}
+	t.bytesIn.sync()
 }
