@@ -37,9 +37,9 @@ type scanner interface {
 
 // newScanner returns the fastest scanner for the bucket: a directory
 // listing for file:// buckets, whose gocloud driver stats every object it
-// lists and opens its sidecar file, also the ones before a page token (a
-// listing of 10,000 objects takes most of a second, a directory read 15
-// ms); paged listings otherwise.
+// lists and opens its sidecar file, also the ones before a page token (it
+// lists 10,000 objects in 760 ms; a directory read and sort take 6 ms);
+// paged listings otherwise.
 func newScanner(b *blobstate.Bucket) scanner {
 	if dir, ok := fileRoot(b.URL()); ok {
 		return &dirScanner{root: dir}

@@ -47,6 +47,7 @@ func commands() map[string]command {
 		"coordinator": {"run one coordinator node of a Raft group (executors run on agents)", coordinatorCmd},
 		"agent":       {"run an agent on a worker host: it starts executors for the coordinator group", agentCmd},
 		"cluster":     {"show the coordinator group (members, leader, agents); join or remove a node", clusterCmd},
+		"functions":   {"run the Azure Functions custom handler (HTTP triggers) for a coordinator group", functionsCmd},
 	}
 }
 

@@ -1,0 +1,149 @@
+package launch
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+)
+
+type fakeCredential struct{}
+
+func (fakeCredential) GetToken(_ context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	if len(o.Scopes) != 1 || o.Scopes[0] != "https://management.azure.com/.default" {
+		return azcore.AccessToken{}, fmt.Errorf("unexpected scopes %v", o.Scopes)
+	}
+	return azcore.AccessToken{Token: "arm-token", ExpiresOn: time.Now().Add(time.Hour)}, nil
+}
+
+// fakeARM answers the Microsoft.App job calls the launcher makes the way
+// ARM does: Jobs - Start (202 with the execution's name and id), Job
+// Execution - Stop (200), and ARM error bodies for unknown executions,
+// bad API versions and missing tokens.
+type fakeARM struct {
+	mu       sync.Mutex
+	started  []ContainerAppsStartRequest
+	running  map[string]bool
+	stopped  []string
+	forbid   bool
+	jobsPath string
+}
+
+func (f *fakeARM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	armError := func(status int, code, msg string) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": msg}})
+	}
+	if r.Header.Get("Authorization") != "Bearer arm-token" {
+		armError(401, "AuthenticationFailed", "no valid bearer token")
+		return
+	}
+	if r.URL.Query().Get("api-version") != ContainerAppsAPIVersion {
+		armError(400, "InvalidApiVersionParameter", "unsupported api-version "+r.URL.Query().Get("api-version"))
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.forbid {
+		armError(403, "AuthorizationFailed", "the client does not have authorization to perform action 'Microsoft.App/jobs/start/action'")
+		return
+	}
+	switch {
+	case r.Method == http.MethodPost && r.URL.Path == f.jobsPath+"/start":
+		var req ContainerAppsStartRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || len(req.Containers) == 0 || req.Containers[0].Image == "" {
+			armError(400, "InvalidRequestContent", fmt.Sprintf("bad template: %v", err))
+			return
+		}
+		f.started = append(f.started, req)
+		name := fmt.Sprintf("caj-executor-%d", len(f.started))
+		f.running[name] = true
+		w.Header().Set("Location", "https://management.azure.com"+f.jobsPath+"/executions/"+name)
+		w.WriteHeader(http.StatusAccepted)
+		_ = json.NewEncoder(w).Encode(map[string]string{"name": name, "id": f.jobsPath + "/executions/" + name})
+	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, f.jobsPath+"/executions/") && strings.HasSuffix(r.URL.Path, "/stop"):
+		name := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, f.jobsPath+"/executions/"), "/stop")
+		if !f.running[name] {
+			armError(404, "ResourceNotFound", "execution "+name+" not found")
+			return
+		}
+		delete(f.running, name)
+		f.stopped = append(f.stopped, name)
+		w.WriteHeader(http.StatusOK)
+	default:
+		armError(404, "ResourceNotFound", r.Method+" "+r.URL.Path)
+	}
+}
+
+func TestContainerAppsLauncher(t *testing.T) {
+	arm := &fakeARM{running: map[string]bool{}, jobsPath: "/subscriptions/sub-1/resourceGroups/rg-sluice/providers/Microsoft.App/jobs/caj-executor"}
+	srv := httptest.NewServer(arm)
+	defer srv.Close()
+	l, err := NewContainerApps(ContainerAppsConfig{
+		SubscriptionID: "sub-1", ResourceGroup: "rg-sluice", JobName: "caj-executor",
+		Image: "example.azurecr.io/sluice:1", CPU: 1, Memory: "2Gi",
+		SecretEnv:  map[string]string{"SLUICE_TOKEN": "sluice-token"},
+		Endpoint:   srv.URL,
+		Credential: fakeCredential{},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	pid, err := l.Launch(ctx, Request{ExecutorID: "job1-e0", Args: []string{"--coordinator", "http://10.40.1.10:8081", "--id", "job1-e0"}, Env: []string{"SLUICE_ATTEMPT=1"}})
+	if err != nil || pid <= 0 {
+		t.Fatalf("launch: pid %d, %v", pid, err)
+	}
+	if len(arm.started) != 1 {
+		t.Fatalf("started %d executions", len(arm.started))
+	}
+	c := arm.started[0].Containers[0]
+	if c.Name != "executor" || c.Image != "example.azurecr.io/sluice:1" || strings.Join(c.Command, " ") != "sluice executor" ||
+		strings.Join(c.Args, " ") != "--coordinator http://10.40.1.10:8081 --id job1-e0" || c.Resources == nil || c.Resources.Memory != "2Gi" {
+		t.Fatalf("execution template: %+v", c)
+	}
+	env := map[string]caEnv{}
+	for _, e := range c.Env {
+		env[e.Name] = e
+	}
+	if env["SLUICE_ATTEMPT"].Value != "1" || env["SLUICE_TOKEN"].SecretRef != "sluice-token" || env["SLUICE_TOKEN"].Value != "" {
+		t.Fatalf("execution env: %+v", c.Env)
+	}
+	if _, err := l.Launch(ctx, Request{ExecutorID: "job1-e0"}); err == nil || !strings.Contains(err.Error(), "already running") {
+		t.Fatalf("second launch of the same executor: %v", err)
+	}
+	if _, err := l.Launch(ctx, Request{ExecutorID: "../evil"}); err == nil {
+		t.Fatal("invalid executor id accepted")
+	}
+
+	if err := l.Kill("job1-e0"); err != nil {
+		t.Fatalf("kill: %v", err)
+	}
+	if len(arm.stopped) != 1 || arm.stopped[0] != "caj-executor-1" {
+		t.Fatalf("stopped %v", arm.stopped)
+	}
+	if err := l.Kill("job1-e0"); err == nil {
+		t.Fatal("second kill succeeded")
+	}
+
+	// ARM refusals come back with ARM's code and message.
+	arm.mu.Lock()
+	arm.forbid = true
+	arm.mu.Unlock()
+	_, err = l.Launch(ctx, Request{ExecutorID: "job1-e1"})
+	if err == nil || !strings.Contains(err.Error(), "403 AuthorizationFailed") {
+		t.Fatalf("forbidden launch: %v", err)
+	}
+	if _, ok := l.Execution("job1-e1"); ok {
+		t.Fatal("a failed launch was recorded")
+	}
+}
