@@ -72,7 +72,7 @@ func startHistory(ctx context.Context, bucketURL, addr string, log zerolog.Logge
 		srv:    &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second},
 	}
 	go func() { _ = h.srv.Serve(ln) }()
-	log.Info().Str("addr", h.URL).Str("bucket", b.String()).Msg("history server up")
+	log.Info().Str("component", "history").Str("addr", h.URL).Str("bucket", b.String()).Msg("history server up")
 	fmt.Fprintf(out, "sluice history: %s serves the archive of %s\n", h.URL, b)
 	return h, nil
 }
