@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sluicehq/sluice/coordinator/launch"
 	"os"
 	"path/filepath"
 	"time"
@@ -25,6 +26,8 @@ func coordinatorCmd(ctx context.Context, o *Options, args []string) error {
 	hbTimeout := fs.Duration("executor-heartbeat-timeout", 15*time.Second, "how long an executor may stay silent")
 	agentTimeout := fs.Duration("agent-timeout", 10*time.Second, "how long an agent may stay silent before its executors count as exited")
 	logLevel := fs.String("log-level", "info", "log level")
+	launcherKind := fs.String("launcher", envOr("SLUICE_LAUNCHER", "agents"), "where executors run: agents (sluice agent hosts) or containerapps (one Azure Container Apps Job execution per executor)")
+	aca := addContainerAppsFlags(fs)
 	sec := addSecurityFlags(fs, true)
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -56,11 +59,21 @@ func coordinatorCmd(ctx context.Context, o *Options, args []string) error {
 	if err := os.MkdirAll(raftDir, 0o755); err != nil {
 		return fmt.Errorf("create raft dir: %w", err)
 	}
+	var acaCfg *launch.ContainerAppsConfig
+	switch *launcherKind {
+	case "agents":
+	case "containerapps":
+		if acaCfg, err = aca.config(); err != nil {
+			return err
+		}
+	default:
+		return usageError{fmt.Errorf("--launcher: unknown launcher %q (use agents or containerapps)", *launcherKind)}
+	}
 	n, err := startNode(ctx, nodeConfig{
 		ID: *id, RaftDir: raftDir, RaftBind: *raftAddr, RaftAdv: *raftAdv, Addr: *addr, URL: *url,
 		Peers: ps, Join: *join, Bucket: *bucket, Token: token, TLSCert: cert, TLSKey: key, HTTP: hc,
 		ExecutorHeartbeatTimeout: *hbTimeout, AgentTimeout: *agentTimeout,
-		Registry: o.Registry, Logger: log,
+		Registry: o.Registry, Logger: log, ContainerApps: acaCfg,
 	})
 	if err != nil {
 		return err

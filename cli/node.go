@@ -15,6 +15,7 @@ import (
 	"github.com/sluicehq/sluice/blobstate"
 	"github.com/sluicehq/sluice/coordinator"
 	"github.com/sluicehq/sluice/coordinator/api"
+	"github.com/sluicehq/sluice/coordinator/launch"
 	"github.com/sluicehq/sluice/coordinator/store"
 	"github.com/sluicehq/sluice/executor/operator"
 )
@@ -40,6 +41,9 @@ type nodeConfig struct {
 	AgentTimeout             time.Duration
 	Registry                 *operator.Registry
 	Logger                   zerolog.Logger
+	// ContainerApps, when set, runs executors as Azure Container Apps Job
+	// executions instead of on agents.
+	ContainerApps *launch.ContainerAppsConfig
 }
 
 // node is a running coordinator node.
@@ -47,6 +51,7 @@ type node struct {
 	URL   string
 	store *store.Store
 	coord *coordinator.Coordinator
+	aca   *launch.ContainerApps // nil when executors run on agents
 	srv   *http.Server
 	stop  context.CancelFunc
 	done  chan struct{}
@@ -80,10 +85,27 @@ func startNode(ctx context.Context, cfg nodeConfig) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	coord, err := coordinator.New(coordinator.Config{
+	var coord *coordinator.Coordinator
+	var launcher coordinator.Launcher // nil: agents
+	var aca *launch.ContainerApps
+	if cfg.ContainerApps != nil {
+		ac := *cfg.ContainerApps
+		ac.Logger = cfg.Logger
+		ac.OnExit = func(e launch.Exit) {
+			if coord != nil {
+				coord.ExecutorExited(e)
+			}
+		}
+		if aca, err = launch.NewContainerApps(ac); err != nil {
+			st.Close()
+			return nil, err
+		}
+		launcher = aca
+	}
+	coord, err = coordinator.New(coordinator.Config{
 		Store: st, Registry: cfg.Registry, OpenBucket: blobstate.Open, Bucket: bucket,
 		Token: cfg.Token, HeartbeatTimeout: cfg.ExecutorHeartbeatTimeout,
-		AgentTimeout: cfg.AgentTimeout, HTTP: cfg.HTTP, Logger: cfg.Logger,
+		AgentTimeout: cfg.AgentTimeout, HTTP: cfg.HTTP, Logger: cfg.Logger, Launcher: launcher,
 	})
 	if err != nil {
 		st.Close()
@@ -94,7 +116,7 @@ func startNode(ctx context.Context, cfg nodeConfig) (*node, error) {
 		st.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	n := &node{store: st, coord: coord, done: make(chan struct{})}
+	n := &node{store: st, coord: coord, aca: aca, done: make(chan struct{})}
 	n.URL = cfg.URL
 	if n.URL == "" {
 		scheme := "http"
@@ -142,5 +164,8 @@ func (n *node) Close() error {
 	n.stop()
 	<-n.done
 	n.coord.Close()
+	if n.aca != nil {
+		_ = n.aca.Close()
+	}
 	return n.store.Close()
 }

@@ -397,6 +397,15 @@ func (m *jobMaster) lostExecutor(j *store.Job) string {
 }
 
 func (m *jobMaster) checkHeartbeats(j *store.Job) {
+	var lost []string
+	defer func() {
+		// an executor the launcher does not know (launched by an earlier
+		// leader, say) and that stays silent is gone: record it as exited
+		for _, id := range lost {
+			_ = m.apply(store.Command{Exit: &store.ExitCmd{Job: m.id, ExecutorID: id,
+				Info: "silent past the heartbeat timeout and unknown to this leader's launcher"}})
+		}
+	}()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, e := range j.Executors {
@@ -412,6 +421,7 @@ func (m *jobMaster) checkHeartbeats(j *store.Job) {
 			m.log.Warn().Str("executor", e.ID).Dur("silent", time.Since(last)).Msg("executor missed its heartbeats; killing it")
 			if err := m.c.launcher.Kill(e.ID); err != nil {
 				m.log.Warn().Err(err).Str("executor", e.ID).Msg("kill executor")
+				lost = append(lost, e.ID)
 			}
 			m.heartbeats[e.ID] = time.Now() // do not kill again on every tick
 		}

@@ -72,7 +72,7 @@ resource "azurerm_linux_virtual_machine" "coordinator" {
     After=network-online.target
     [Service]
     Environment=AZURE_CLIENT_ID=${azurerm_user_assigned_identity.sluice.client_id}
-    ExecStart=/usr/local/bin/sluice coordinator --id ${local.coordinators[count.index]} --data-dir /var/lib/sluice --addr 0.0.0.0:8081 --url ${local.coordinator_urls[count.index]} --raft 0.0.0.0:7081 --raft-advertise ${local.coordinator_ips[count.index]}:7081 --peers ${local.raft_peers} --bucket '${local.bucket_url}' --token-file /var/lib/sluice/token
+    ExecStart=/usr/local/bin/sluice coordinator --id ${local.coordinators[count.index]} --data-dir /var/lib/sluice --addr 0.0.0.0:8081 --url ${local.coordinator_urls[count.index]} --raft 0.0.0.0:7081 --raft-advertise ${local.coordinator_ips[count.index]}:7081 --peers ${local.raft_peers} --bucket '${local.bucket_url}' --token-file /var/lib/sluice/token --launcher containerapps --aca-subscription ${var.subscription_id} --aca-resource-group ${azurerm_resource_group.sluice.name} --aca-job ${azurerm_container_app_job.executor.name} --aca-image ${var.executor_image} --aca-cpu ${var.executor_cpu} --aca-memory ${var.executor_memory}
     Restart=always
     [Install]
     WantedBy=multi-user.target

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -47,7 +48,13 @@ type ContainerAppsConfig struct {
 	// Credential gets ARM tokens (e.g. azidentity's managed identity).
 	Credential azcore.TokenCredential
 	// HTTP defaults to a client with a 30 s timeout.
-	HTTP   *http.Client
+	HTTP *http.Client
+	// PollInterval is how often the launcher reads a running execution's
+	// status to notice its end; default 5 s.
+	PollInterval time.Duration
+	// OnExit is told, once, when an execution has ended (succeeded, failed,
+	// stopped, or vanished).
+	OnExit func(Exit)
 	Logger zerolog.Logger
 }
 
@@ -58,9 +65,14 @@ type ContainerAppsConfig struct {
 type ContainerApps struct {
 	cfg ContainerAppsConfig
 
-	mu    sync.Mutex
-	execs map[string]string // executor id -> execution name
-	next  int               // pseudo pids
+	mu      sync.Mutex
+	execs   map[string]string // executor id -> execution name
+	stopped map[string]bool   // executors whose stop was asked for
+	next    int               // pseudo pids
+
+	ctx    context.Context // ends watchers on Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 // NewContainerApps returns the launcher.
@@ -86,8 +98,70 @@ func NewContainerApps(cfg ContainerAppsConfig) (*ContainerApps, error) {
 	if cfg.HTTP == nil {
 		cfg.HTTP = &http.Client{Timeout: 30 * time.Second}
 	}
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = 5 * time.Second
+	}
 	cfg.Logger = cfg.Logger.With().Str("component", "containerapps-launcher").Logger()
-	return &ContainerApps{cfg: cfg, execs: map[string]string{}}, nil
+	ctx, cancel := context.WithCancel(context.Background())
+	return &ContainerApps{cfg: cfg, execs: map[string]string{}, stopped: map[string]bool{}, ctx: ctx, cancel: cancel}, nil
+}
+
+// Close stops watching executions (it does not stop them).
+func (l *ContainerApps) Close() error {
+	l.cancel()
+	l.wg.Wait()
+	return nil
+}
+
+// terminal execution states of a Container Apps Job execution.
+var terminalStatus = map[string]bool{"Succeeded": true, "Failed": true, "Stopped": true, "Degraded": true}
+
+// watch polls an execution until it ends, then reports the exit once.
+func (l *ContainerApps) watch(executorID, name string, pid int) {
+	defer l.wg.Done()
+	t := time.NewTicker(l.cfg.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.ctx.Done():
+			return
+		case <-t.C:
+		}
+		var out struct {
+			Properties struct {
+				Status string `json:"status"`
+			} `json:"properties"`
+		}
+		ctx, cancel := context.WithTimeout(l.ctx, 30*time.Second)
+		err := l.call(ctx, http.MethodGet, l.jobURL("/executions/"+url.PathEscape(name)), nil, &out)
+		cancel()
+		status := out.Properties.Status
+		var se *armStatusError
+		switch {
+		case errors.As(err, &se) && se.status == http.StatusNotFound:
+			status = "Vanished"
+		case err != nil:
+			l.cfg.Logger.Debug().Err(err).Str("execution", name).Msg("read execution status")
+			continue
+		case !terminalStatus[status]:
+			continue
+		}
+		l.mu.Lock()
+		delete(l.execs, executorID)
+		stopped := l.stopped[executorID]
+		delete(l.stopped, executorID)
+		l.mu.Unlock()
+		e := Exit{ExecutorID: executorID, PID: pid, Stopped: stopped}
+		if status != "Succeeded" {
+			e.Err = fmt.Errorf("executor %s (execution %s) ended %s", executorID, name, status)
+			e.ExitCode = 1
+		}
+		l.cfg.Logger.Info().Str("executor", executorID).Str("execution", name).Str("status", status).Msg("executor execution ended")
+		if l.cfg.OnExit != nil {
+			l.cfg.OnExit(e)
+		}
+		return
+	}
 }
 
 type caEnv struct {
@@ -137,25 +211,29 @@ func (l *ContainerApps) Launch(ctx context.Context, r Request) (int, error) {
 	if l.cfg.CPU > 0 || l.cfg.Memory != "" {
 		ctr.Resources = &caResources{CPU: l.cfg.CPU, Memory: l.cfg.Memory}
 	}
-	overridden := map[string]bool{}
 	for _, kv := range r.Env {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
 			return 0, fmt.Errorf("launch executor %s: env entry %q is not KEY=value", r.ExecutorID, kv)
 		}
-		overridden[k] = true
+		if _, secret := l.cfg.SecretEnv[k]; secret {
+			continue // never put a secret's value into the execution template
+		}
 		ctr.Env = append(ctr.Env, caEnv{Name: k, Value: v})
 	}
-	for k, secret := range l.cfg.SecretEnv {
-		if !overridden[k] {
-			ctr.Env = append(ctr.Env, caEnv{Name: k, SecretRef: secret})
-		}
+	secretNames := make([]string, 0, len(l.cfg.SecretEnv))
+	for k := range l.cfg.SecretEnv {
+		secretNames = append(secretNames, k)
+	}
+	sort.Strings(secretNames)
+	for _, k := range secretNames {
+		ctr.Env = append(ctr.Env, caEnv{Name: k, SecretRef: l.cfg.SecretEnv[k]})
 	}
 	var out struct {
 		Name string `json:"name"`
 		ID   string `json:"id"`
 	}
-	if err := l.call(ctx, l.jobURL("/start"), ContainerAppsStartRequest{Containers: []caContainer{ctr}}, &out); err != nil {
+	if err := l.call(ctx, http.MethodPost, l.jobURL("/start"), ContainerAppsStartRequest{Containers: []caContainer{ctr}}, &out); err != nil {
 		return 0, fmt.Errorf("launch executor %s: %w", r.ExecutorID, err)
 	}
 	if out.Name == "" {
@@ -167,6 +245,8 @@ func (l *ContainerApps) Launch(ctx context.Context, r Request) (int, error) {
 	pid := l.next
 	l.mu.Unlock()
 	l.cfg.Logger.Info().Str("executor", r.ExecutorID).Str("execution", out.Name).Msg("executor execution started")
+	l.wg.Add(1)
+	go l.watch(r.ExecutorID, out.Name, pid)
 	return pid, nil
 }
 
@@ -180,13 +260,13 @@ func (l *ContainerApps) Kill(executorID string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := l.call(ctx, l.jobURL("/executions/"+url.PathEscape(name)+"/stop"), nil, nil); err != nil {
+	l.mu.Lock()
+	l.stopped[executorID] = true
+	l.mu.Unlock()
+	if err := l.call(ctx, http.MethodPost, l.jobURL("/executions/"+url.PathEscape(name)+"/stop"), nil, nil); err != nil {
 		return fmt.Errorf("kill executor %s (execution %s): %w", executorID, name, err)
 	}
-	l.mu.Lock()
-	delete(l.execs, executorID)
-	l.mu.Unlock()
-	return nil
+	return nil // the watcher reports the exit
 }
 
 // Execution returns the execution name of a launched executor.
@@ -197,7 +277,15 @@ func (l *ContainerApps) Execution(executorID string) (string, bool) {
 	return name, ok
 }
 
-func (l *ContainerApps) call(ctx context.Context, u string, in, out any) error {
+// armStatusError is a non-2xx answer of the ARM API.
+type armStatusError struct {
+	status int
+	msg    string
+}
+
+func (e *armStatusError) Error() string { return e.msg }
+
+func (l *ContainerApps) call(ctx context.Context, method, u string, in, out any) error {
 	tok, err := l.cfg.Credential.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{"https://management.azure.com/.default"}})
 	if err != nil {
 		return fmt.Errorf("get ARM token: %w", err)
@@ -210,7 +298,7 @@ func (l *ContainerApps) call(ctx context.Context, u string, in, out any) error {
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, body)
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
 		return err
 	}
@@ -229,9 +317,9 @@ func (l *ContainerApps) call(ctx context.Context, u string, in, out any) error {
 			Error struct{ Code, Message string } `json:"error"`
 		}
 		if json.Unmarshal(data, &e) == nil && e.Error.Code != "" {
-			return fmt.Errorf("azure answered %d %s: %s", resp.StatusCode, e.Error.Code, e.Error.Message)
+			return &armStatusError{status: resp.StatusCode, msg: fmt.Sprintf("azure answered %d %s: %s", resp.StatusCode, e.Error.Code, e.Error.Message)}
 		}
-		return fmt.Errorf("azure answered %d: %s", resp.StatusCode, strings.TrimSpace(string(data)))
+		return &armStatusError{status: resp.StatusCode, msg: fmt.Sprintf("azure answered %d: %s", resp.StatusCode, strings.TrimSpace(string(data)))}
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {

@@ -32,6 +32,7 @@ type fakeARM struct {
 	mu       sync.Mutex
 	started  []ContainerAppsStartRequest
 	running  map[string]bool
+	status   map[string]string // execution -> status, as GET reports it
 	stopped  []string
 	forbid   bool
 	jobsPath string
@@ -67,6 +68,10 @@ func (f *fakeARM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.started = append(f.started, req)
 		name := fmt.Sprintf("caj-executor-%d", len(f.started))
 		f.running[name] = true
+		if f.status == nil {
+			f.status = map[string]string{}
+		}
+		f.status[name] = "Running"
 		w.Header().Set("Location", "https://management.azure.com"+f.jobsPath+"/executions/"+name)
 		w.WriteHeader(http.StatusAccepted)
 		_ = json.NewEncoder(w).Encode(map[string]string{"name": name, "id": f.jobsPath + "/executions/" + name})
@@ -78,7 +83,17 @@ func (f *fakeARM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		delete(f.running, name)
 		f.stopped = append(f.stopped, name)
+		f.status[name] = "Stopped"
 		w.WriteHeader(http.StatusOK)
+	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, f.jobsPath+"/executions/"):
+		name := strings.TrimPrefix(r.URL.Path, f.jobsPath+"/executions/")
+		st, ok := f.status[name]
+		if !ok {
+			armError(404, "ResourceNotFound", "execution "+name+" not found")
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"name": name, "properties": map[string]string{"status": st}})
 	default:
 		armError(404, "ResourceNotFound", r.Method+" "+r.URL.Path)
 	}
@@ -99,7 +114,7 @@ func TestContainerAppsLauncher(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	pid, err := l.Launch(ctx, Request{ExecutorID: "job1-e0", Args: []string{"--coordinator", "http://10.40.1.10:8081", "--id", "job1-e0"}, Env: []string{"SLUICE_ATTEMPT=1"}})
+	pid, err := l.Launch(ctx, Request{ExecutorID: "job1-e0", Args: []string{"--coordinator", "http://10.40.1.10:8081", "--id", "job1-e0"}, Env: []string{"SLUICE_ATTEMPT=1", "SLUICE_TOKEN=plain-secret"}})
 	if err != nil || pid <= 0 {
 		t.Fatalf("launch: pid %d, %v", pid, err)
 	}
@@ -145,5 +160,66 @@ func TestContainerAppsLauncher(t *testing.T) {
 	}
 	if _, ok := l.Execution("job1-e1"); ok {
 		t.Fatal("a failed launch was recorded")
+	}
+}
+
+// TestContainerAppsLauncherReportsExits checks that the launcher notices an
+// execution's end by polling its status: a succeeded one exits cleanly, a
+// failed one with an error, a stopped one as asked for.
+func TestContainerAppsLauncherReportsExits(t *testing.T) {
+	arm := &fakeARM{running: map[string]bool{}, jobsPath: "/subscriptions/sub-1/resourceGroups/rg-sluice/providers/Microsoft.App/jobs/caj-executor"}
+	srv := httptest.NewServer(arm)
+	defer srv.Close()
+	exits := make(chan Exit, 4)
+	l, err := NewContainerApps(ContainerAppsConfig{
+		SubscriptionID: "sub-1", ResourceGroup: "rg-sluice", JobName: "caj-executor", Image: "sluice:test",
+		Endpoint: srv.URL, Credential: fakeCredential{}, PollInterval: 10 * time.Millisecond,
+		OnExit: func(e Exit) { exits <- e },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx := context.Background()
+	for _, id := range []string{"j-s0-a1", "j-s1-a1", "j-s2-a1"} {
+		if _, err := l.Launch(ctx, Request{ExecutorID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set := func(id, status string) {
+		name, _ := l.Execution(id)
+		arm.mu.Lock()
+		arm.status[name] = status
+		arm.mu.Unlock()
+	}
+	set("j-s0-a1", "Succeeded")
+	set("j-s1-a1", "Failed")
+	if err := l.Kill("j-s2-a1"); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Exit{}
+	timeout := time.After(10 * time.Second)
+	for len(got) < 3 {
+		select {
+		case e := <-exits:
+			if _, dup := got[e.ExecutorID]; dup {
+				t.Fatalf("exit of %s reported twice", e.ExecutorID)
+			}
+			got[e.ExecutorID] = e
+		case <-timeout:
+			t.Fatalf("exits reported: %v", got)
+		}
+	}
+	if e := got["j-s0-a1"]; e.Err != nil || e.Stopped {
+		t.Errorf("succeeded execution: %+v", e)
+	}
+	if e := got["j-s1-a1"]; e.Err == nil || !strings.Contains(e.Err.Error(), "Failed") {
+		t.Errorf("failed execution: %+v", e)
+	}
+	if e := got["j-s2-a1"]; !e.Stopped {
+		t.Errorf("stopped execution not reported as stopped: %+v", e)
+	}
+	if _, ok := l.Execution("j-s0-a1"); ok {
+		t.Error("an ended execution is still tracked")
 	}
 }
