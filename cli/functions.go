@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"github.com/sluicehq/sluice/blobstate"
 	"time"
 
 	"github.com/sluicehq/sluice/coordinator/api"
@@ -19,6 +20,7 @@ func functionsCmd(ctx context.Context, o *Options, args []string) error {
 	token := fs.String("token", envOr(functions.EnvToken, ""), "the coordinator group's auth token (app setting "+functions.EnvToken+")")
 	addr := fs.String("addr", "127.0.0.1:7071", "listen address when "+functions.EnvPort+" is unset")
 	maxBody := fs.Int64("max-body", functions.DefaultMaxBody, "largest accepted request body in bytes")
+	specBucket := fs.String("spec-bucket", envOr(functions.EnvSpecBucket, ""), "bucket URL of stored specs that submit's specPath names (app setting "+functions.EnvSpecBucket+"); empty: off")
 	logLevel := fs.String("log-level", "info", "log level")
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -30,7 +32,16 @@ func functionsCmd(ctx context.Context, o *Options, args []string) error {
 	log := daemonLogger(o.Stderr, *logLevel)
 	client := api.NewClient(*coords, *token)
 	client.Retry = 10 * time.Second // ride out a leader election
-	h, err := functions.New(functions.Config{Client: client, MaxBody: *maxBody, Logger: log})
+	cfg := functions.Config{Client: client, MaxBody: *maxBody, Logger: log}
+	if *specBucket != "" {
+		b, err := blobstate.Open(ctx, *specBucket)
+		if err != nil {
+			return fmt.Errorf("--spec-bucket: %w", err)
+		}
+		defer b.Close()
+		cfg.Specs = b
+	}
+	h, err := functions.New(cfg)
 	if err != nil {
 		return err
 	}

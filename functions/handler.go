@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"gocloud.dev/blob"
 	"io"
 	"net"
 	"net/http"
@@ -34,6 +35,7 @@ const (
 	EnvPort         = "FUNCTIONS_CUSTOMHANDLER_PORT"
 	EnvCoordinators = "SLUICE_COORDINATOR" // comma-separated node URLs, as the other commands take
 	EnvToken        = "SLUICE_TOKEN"       // the coordinator group's token (a Key Vault reference in Azure)
+	EnvSpecBucket   = "SLUICE_SPEC_BUCKET" // bucket URL of stored specs (specPath); unset: off
 )
 
 // Config configures a Handler.
@@ -42,12 +44,16 @@ type Config struct {
 	Client *api.Client
 	// MaxBody bounds request bodies; zero means DefaultMaxBody.
 	MaxBody int64
-	Logger  zerolog.Logger
+	// Specs is the bucket that stored specs are read from (specPath);
+	// nil turns stored specs off.
+	Specs  *blob.Bucket
+	Logger zerolog.Logger
 }
 
 // Handler serves the triggers' routes.
 type Handler struct {
 	client  *api.Client
+	specs   *blob.Bucket
 	maxBody int64
 	log     zerolog.Logger
 	mux     *http.ServeMux
@@ -58,7 +64,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Client == nil || len(cfg.Client.URLs()) == 0 {
 		return nil, errors.New("functions: no coordinator URL (set " + EnvCoordinators + ")")
 	}
-	h := &Handler{client: cfg.Client, maxBody: cfg.MaxBody, log: cfg.Logger.With().Str("component", "functions").Logger()}
+	h := &Handler{client: cfg.Client, specs: cfg.Specs, maxBody: cfg.MaxBody, log: cfg.Logger.With().Str("component", "functions").Logger()}
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBody
 	}
@@ -82,6 +88,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.Serv
 type SubmitRequest struct {
 	// Spec is the job spec (a JSON object, as `sluice submit` takes).
 	Spec json.RawMessage `json:"spec"`
+	// SpecPath names a stored spec in the bucket instead, whose ${name}
+	// placeholders Parameters fill.
+	SpecPath   string            `json:"specPath,omitempty"`
+	Parameters map[string]string `json:"parameters,omitempty"`
 	// FromSavepoint optionally resumes from a savepoint reference.
 	FromSavepoint string `json:"fromSavepoint,omitempty"`
 }
@@ -151,15 +161,37 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	spec := bytes.TrimSpace(req.Spec)
+	hasSpec := len(spec) > 0 && !bytes.Equal(spec, []byte("null"))
 	switch {
-	case len(spec) == 0 || bytes.Equal(spec, []byte("null")):
-		writeError(w, http.StatusBadRequest, `field "spec": required, the job spec as a JSON object`)
+	case hasSpec && req.SpecPath != "":
+		writeError(w, http.StatusBadRequest, `field "specPath": give either "spec" or "specPath", not both`)
+		return
+	case req.SpecPath == "" && len(req.Parameters) > 0:
+		writeError(w, http.StatusBadRequest, `field "parameters": only used with "specPath"`)
+		return
+	case req.SpecPath != "":
+		if h.specs == nil {
+			writeError(w, http.StatusBadRequest, `field "specPath": stored specs are off (set `+EnvSpecBucket+`)`)
+			return
+		}
+		stored, err := loadStoredSpec(r.Context(), h.specs, req.SpecPath, req.Parameters)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		spec = stored
+	case !hasSpec:
+		writeError(w, http.StatusBadRequest, `field "spec": required, the job spec as a JSON object (or "specPath")`)
 		return
 	case spec[0] != '{':
 		writeError(w, http.StatusBadRequest, `field "spec": must be a JSON object (the job spec)`)
 		return
 	}
-	id, err := h.client.SubmitFromSavepoint(r.Context(), spec, "application/json", strings.TrimSpace(req.FromSavepoint))
+	contentType := "application/json"
+	if strings.HasSuffix(req.SpecPath, ".yaml") || strings.HasSuffix(req.SpecPath, ".yml") {
+		contentType = "application/yaml"
+	}
+	id, err := h.client.SubmitFromSavepoint(r.Context(), spec, contentType, strings.TrimSpace(req.FromSavepoint))
 	if err != nil {
 		h.coordinatorError(w, r, err)
 		return

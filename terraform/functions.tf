@@ -39,6 +39,8 @@ resource "azurerm_function_app_flex_consumption" "handler" {
     AzureWebJobsStorage__clientId    = azurerm_user_assigned_identity.sluice.client_id
     SLUICE_COORDINATOR               = join(",", local.coordinator_urls)
     SLUICE_TOKEN                     = "@Microsoft.KeyVault(SecretUri=${azurerm_key_vault_secret.token.versionless_id})"
+    SLUICE_SPEC_BUCKET               = local.bucket_url
+    AZURE_CLIENT_ID                  = azurerm_user_assigned_identity.sluice.client_id
   }
 
   site_config {}
