@@ -143,12 +143,3 @@ func (c *cluster) Close() error {
 	c.coord.Close()
 	return c.store.Close()
 }
-
-// outputLocation says where a files sink of the spec writes.
-func outputLocation(bucket, sinkBucket, prefix, job string) string {
-	if sinkBucket != "" {
-		bucket = sinkBucket
-	}
-	prefix = strings.ReplaceAll(prefix, "{job}", job)
-	return strings.TrimRight(bucket, "/") + "/" + prefix
-}

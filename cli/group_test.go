@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/coordinator/api"
-	"github.com/sluicehq/sluice/coordinator/store"
 )
 
 // A coordinator group of real processes for the cluster tests: three
@@ -320,55 +319,8 @@ func (g *group) stopAndCheckExact(id string, keys int) *api.Job {
 	if job.State != api.JobCanceled {
 		t.Fatalf("job %s after stop-with-savepoint: %s", job.State, job.Error)
 	}
-	data, err := os.ReadFile(filepath.Join(g.bucket, sp.Dir, "_metadata"))
-	if err != nil {
-		t.Fatalf("savepoint metadata: %v", err)
-	}
-	var md struct {
-		State store.CompletedCheckpoint `json:"state"`
-	}
-	if err := json.Unmarshal(data, &md); err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]int64{}
-	for _, ps := range md.State.Sources["gen"] {
-		var d struct{ Start, Step int64 }
-		if err := json.Unmarshal(ps.Split.Data, &d); err != nil {
-			t.Fatal(err)
-		}
-		for n := int64(0); n < ps.Skip; n++ {
-			want[fmt.Sprintf("key-%d", (d.Start+n*d.Step)%int64(keys))]++
-		}
-	}
-	seen := map[string]map[int64]bool{}
-	for _, row := range readJSONLines(t, filepath.Join(g.bucket, "counts", id)) {
-		k := row["key"].(string)
-		n := int64(row["count"].(float64))
-		if seen[k] == nil {
-			seen[k] = map[int64]bool{}
-		}
-		if seen[k][n] {
-			t.Errorf("key %s: count %d committed twice", k, n)
-		}
-		seen[k][n] = true
-	}
-	total := int64(0)
-	for k, n := range want {
-		total += n
-		if int64(len(seen[k])) != n {
-			t.Errorf("key %s: %d distinct counts committed, want %d", k, len(seen[k]), n)
-		}
-		for i := int64(1); i <= n; i++ {
-			if !seen[k][i] {
-				t.Errorf("key %s: count %d missing (lost record)", k, i)
-				break
-			}
-		}
-	}
-	if total < 1000 {
-		t.Fatalf("only %d records read at the savepoint: the test proved little", total)
-	}
-	t.Logf("%d records over %d keys, exactly once", total, len(want))
+	total, nkeys := checkExactRunningCounts(t, g.bucket, sp.Dir, filepath.Join(g.bucket, "counts", id), int64(keys))
+	t.Logf("%d records over %d keys, exactly once", total, nkeys)
 	return job
 }
 

@@ -76,7 +76,7 @@ func run(ctx context.Context, mb, conc, runs int, dir string) error {
 		return err
 	}
 	defer cleanFile()
-	azBucket, cleanAz, err := openAzurite(ctx)
+	azBucket, cleanAz, err := blobstatetest.OpenContainer(ctx, "bench")
 	if err != nil {
 		return err
 	}
@@ -218,36 +218,6 @@ func openFile(ctx context.Context, dir string) (*blobstate.Bucket, func(), error
 		return nil, nil, err
 	}
 	return b, func() { b.Close(); os.RemoveAll(abs) }, nil
-}
-
-// openAzurite opens a new container on make test's Azurite, or on one of
-// its own.
-func openAzurite(ctx context.Context) (*blobstate.Bucket, func(), error) {
-	endpoint := os.Getenv(blobstatetest.EnvEndpoint)
-	stop := func() {}
-	if endpoint == "" {
-		az, err := blobstatetest.Start(ctx, blobstatetest.Config{})
-		if err != nil {
-			return nil, nil, fmt.Errorf("start Azurite (run `npm ci` first, or set %s): %w", blobstatetest.EnvEndpoint, err)
-		}
-		fmt.Fprintf(os.Stderr, "started Azurite at %s\n", az.Endpoint)
-		endpoint, stop = az.Endpoint, func() { az.Close() }
-	}
-	u := blobstatetest.URL(endpoint, blobstatetest.ContainerName("bench"))
-	if err := blobstatetest.CreateContainer(ctx, u); err != nil {
-		stop()
-		return nil, nil, err
-	}
-	b, err := blobstate.OpenBucket(ctx, u, blobstate.Options{Getenv: blobstatetest.Getenv})
-	if err != nil {
-		stop()
-		return nil, nil, err
-	}
-	return b, func() {
-		b.Close()
-		_ = blobstatetest.DeleteContainer(context.Background(), u)
-		stop()
-	}, nil
 }
 
 func mbps(sh shape, d time.Duration) float64 {

@@ -74,31 +74,7 @@ func open(ctx context.Context, backend, dir string) (*blobstate.Bucket, func(), 
 		}
 		return b, func() { b.Close(); os.RemoveAll(abs) }, nil
 	case "azurite":
-		endpoint := os.Getenv(blobstatetest.EnvEndpoint)
-		stop := func() {}
-		if endpoint == "" {
-			az, err := blobstatetest.Start(ctx, blobstatetest.Config{})
-			if err != nil {
-				return nil, nil, fmt.Errorf("start Azurite (run `npm ci` first, or set %s): %w", blobstatetest.EnvEndpoint, err)
-			}
-			fmt.Fprintf(os.Stderr, "started Azurite at %s\n", az.Endpoint)
-			endpoint, stop = az.Endpoint, func() { az.Close() }
-		}
-		u := blobstatetest.URL(endpoint, blobstatetest.ContainerName("bench-history"))
-		if err := blobstatetest.CreateContainer(ctx, u); err != nil {
-			stop()
-			return nil, nil, err
-		}
-		b, err := blobstate.OpenBucket(ctx, u, blobstate.Options{Getenv: blobstatetest.Getenv})
-		if err != nil {
-			stop()
-			return nil, nil, err
-		}
-		return b, func() {
-			b.Close()
-			_ = blobstatetest.DeleteContainer(context.Background(), u)
-			stop()
-		}, nil
+		return blobstatetest.OpenContainer(ctx, "bench-history")
 	}
 	return nil, nil, fmt.Errorf("unknown backend %q (file, azurite)", backend)
 }

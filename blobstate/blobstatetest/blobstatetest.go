@@ -159,3 +159,35 @@ func ContainerName(base string) string {
 	}
 	return name + "-" + hex.EncodeToString(rnd[:])
 }
+
+// OpenContainer opens a new container named after base on make test's
+// Azurite (SLUICE_TEST_AZURITE), or on an Azurite of its own started from
+// node_modules, for programs such as the benchmarks. The returned function
+// deletes the container and stops what it started.
+func OpenContainer(ctx context.Context, base string) (*blobstate.Bucket, func(), error) {
+	endpoint := os.Getenv(EnvEndpoint)
+	stop := func() {}
+	if endpoint == "" {
+		az, err := Start(ctx, Config{})
+		if err != nil {
+			return nil, nil, fmt.Errorf("start Azurite (run `npm ci` first, or set %s): %w", EnvEndpoint, err)
+		}
+		fmt.Fprintf(os.Stderr, "started Azurite at %s\n", az.Endpoint)
+		endpoint, stop = az.Endpoint, func() { az.Close() }
+	}
+	u := URL(endpoint, ContainerName(base))
+	if err := CreateContainer(ctx, u); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	b, err := blobstate.OpenBucket(ctx, u, blobstate.Options{Getenv: Getenv})
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return b, func() {
+		b.Close()
+		_ = DeleteContainer(context.Background(), u)
+		stop()
+	}, nil
+}

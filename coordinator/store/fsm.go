@@ -269,13 +269,9 @@ func (f *fsm) apply(c *Command) interface{} {
 		}
 		return nil
 	case c.Split != nil:
-		j, ok := f.jobs[c.Split.Job]
-		if !ok {
-			return fmt.Errorf("%w: %s", ErrNotFound, c.Split.Job)
-		}
-		q, ok := j.Splits[c.Split.Vertex]
-		if !ok {
-			return fmt.Errorf("job %s has no source vertex %q", j.ID, c.Split.Vertex)
+		q, err := f.splitQueue(c.Split.Job, c.Split.Vertex)
+		if err != nil {
+			return err
 		}
 		if h := c.Split.Have; h != nil && *h >= 0 && *h < len(q.Assigned[c.Split.Subtask]) {
 			s := q.Assigned[c.Split.Subtask][*h]
@@ -299,25 +295,17 @@ func (f *fsm) apply(c *Command) interface{} {
 	case c.CheckpointEnd != nil:
 		return f.applyCheckpointEnd(c.CheckpointEnd)
 	case c.RestoreSplits != nil:
-		j, ok := f.jobs[c.RestoreSplits.Job]
-		if !ok {
-			return fmt.Errorf("%w: %s", ErrNotFound, c.RestoreSplits.Job)
-		}
-		q, ok := j.Splits[c.RestoreSplits.Vertex]
-		if !ok {
-			return fmt.Errorf("job %s has no source vertex %q", j.ID, c.RestoreSplits.Vertex)
+		q, err := f.splitQueue(c.RestoreSplits.Job, c.RestoreSplits.Vertex)
+		if err != nil {
+			return err
 		}
 		q.Pending = append([]PendingSplit(nil), c.RestoreSplits.Pending...)
 		q.Assigned = map[int][]PendingSplit{}
 		return nil
 	case c.Discover != nil:
-		j, ok := f.jobs[c.Discover.Job]
-		if !ok {
-			return fmt.Errorf("%w: %s", ErrNotFound, c.Discover.Job)
-		}
-		q, ok := j.Splits[c.Discover.Vertex]
-		if !ok {
-			return fmt.Errorf("job %s has no source vertex %q", j.ID, c.Discover.Vertex)
+		q, err := f.splitQueue(c.Discover.Job, c.Discover.Vertex)
+		if err != nil {
+			return err
 		}
 		if q.Known == nil {
 			q.Known = map[string]bool{}
@@ -357,6 +345,19 @@ func (f *fsm) apply(c *Command) interface{} {
 		return nil
 	}
 	return errors.New("empty command")
+}
+
+// splitQueue returns a source vertex's split queue.
+func (f *fsm) splitQueue(job, vertex string) (*SplitQueue, error) {
+	j, ok := f.jobs[job]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, job)
+	}
+	q, ok := j.Splits[vertex]
+	if !ok {
+		return nil, fmt.Errorf("job %s has no source vertex %q", job, vertex)
+	}
+	return q, nil
 }
 
 func (f *fsm) executor(job, id string) (*Job, *Executor, error) {
