@@ -59,8 +59,24 @@ func startTestCluster(t *testing.T) *testCluster {
 	if err != nil {
 		t.Fatalf("start cluster: %v", err)
 	}
-	t.Cleanup(func() { c.Close() })
+	t.Cleanup(func() {
+		c.Close()
+		checkExecutorLogs(t, filepath.Join(c.DataDir, "logs"))
+	})
 	return &testCluster{cluster: c, client: api.NewClient(c.URL, ""), stdout: out}
+}
+
+// checkExecutorLogs fails the test when an executor process under -race
+// reported a data race in its log.
+func checkExecutorLogs(t *testing.T, dir string) {
+	t.Helper()
+	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	for _, l := range logs {
+		data, _ := os.ReadFile(l)
+		if i := bytes.Index(data, []byte("WARNING: DATA RACE")); i >= 0 {
+			t.Errorf("data race in executor log %s:\n%s", l, data[i:min(len(data), i+4000)])
+		}
+	}
 }
 
 func (c *testCluster) submit(t *testing.T, spec any) string {

@@ -86,11 +86,14 @@ type group struct {
 	nodes  []*groupNode
 	agents []*groupAgent
 	client *api.Client
+	env    []string // extra environment of the coordinator nodes
 }
 
-func startGroup(t *testing.T, agents int) *group {
+// startGroup starts three coordinator nodes, with env added to their
+// environment, and the agents.
+func startGroup(t *testing.T, agents int, env ...string) *group {
 	t.Helper()
-	g := &group{t: t, bin: sluiceBinary(t), dir: t.TempDir()}
+	g := &group{t: t, bin: sluiceBinary(t), dir: t.TempDir(), env: env}
 	g.bucket = filepath.Join(g.dir, "bucket")
 	if err := os.MkdirAll(g.bucket, 0o755); err != nil {
 		t.Fatal(err)
@@ -133,7 +136,7 @@ func (g *group) startNode(i int) {
 	cmd := exec.Command(g.bin, "coordinator", "--id", n.id, "--data-dir", g.dir, "--addr", n.addr,
 		"--raft", n.raft, "--peers", g.peers, "--bucket", "file://"+g.bucket,
 		"--agent-timeout", "3s", "--log-level", "debug")
-	cmd.Env = append(os.Environ(), "SLUICE_TOKEN="+groupToken)
+	cmd.Env = append(append(os.Environ(), "SLUICE_TOKEN="+groupToken), g.env...)
 	cmd.Stderr = g.logFile(n.id)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -188,10 +191,11 @@ func (g *group) stop() {
 	for _, n := range g.nodes {
 		kill(n.cmd)
 	}
-	// with -race, the coordinator and agent processes report races in
-	// their logs (executors' logs are not checked: executor/task's counter
-	// has a known race between its subtask and flusher goroutines)
+	// with -race, the coordinator, agent and executor processes report
+	// races in their logs
 	logs, _ := filepath.Glob(filepath.Join(g.dir, "*.log"))
+	exlogs, _ := filepath.Glob(filepath.Join(g.dir, "agent-*", "logs", "*.log"))
+	logs = append(logs, exlogs...)
 	for _, l := range logs {
 		if data, _ := os.ReadFile(l); strings.Contains(string(data), "WARNING: DATA RACE") {
 			i := strings.Index(string(data), "WARNING: DATA RACE")

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/sluicehq/sluice/archive"
 	"github.com/sluicehq/sluice/coordinator/api"
 	"github.com/sluicehq/sluice/coordinator/store"
 )
@@ -89,10 +90,12 @@ func (c *Coordinator) handleAck(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
+// handleCheckpoints serves GET /v1/jobs/{id}/checkpoints; a retired
+// job's come from its archive.
 func (c *Coordinator) handleCheckpoints(w http.ResponseWriter, r *http.Request) {
 	j, ok := c.cfg.Store.Job(r.PathValue("id"))
 	if !ok {
-		writeError(w, http.StatusNotFound, "no such job: "+r.PathValue("id"))
+		c.serveArchived(w, r, archive.CheckpointsPath)
 		return
 	}
 	out := api.Checkpoints{History: j.History}
@@ -123,7 +126,7 @@ func (c *Coordinator) handleSavepoint(w http.ResponseWriter, r *http.Request) {
 	}
 	j, ok := c.cfg.Store.Job(id)
 	if !ok {
-		writeError(w, http.StatusNotFound, "no such job: "+id)
+		c.refuseEnded(w, r, id, "savepoints are taken of running jobs")
 		return
 	}
 	if j.State != api.JobRunning {
@@ -131,7 +134,7 @@ func (c *Coordinator) handleSavepoint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m := c.startMaster(id)
-	res, err := m.requestSavepoint(req.Cancel)
+	res, err := m.requestSavepoint(r.Context(), req.Cancel)
 	if err != nil {
 		if errors.Is(err, store.ErrNotLeader) {
 			storeError(w, err)
@@ -142,7 +145,14 @@ func (c *Coordinator) handleSavepoint(w http.ResponseWriter, r *http.Request) {
 	}
 	select {
 	case out := <-res:
-		if out.err != nil {
+		switch {
+		case errors.Is(out.err, store.ErrNotLeader):
+			storeError(w, out.err)
+			return
+		case errors.Is(out.err, errSavepointRefused):
+			writeError(w, http.StatusConflict, out.err.Error())
+			return
+		case out.err != nil:
 			writeError(w, http.StatusInternalServerError, out.err.Error())
 			return
 		}

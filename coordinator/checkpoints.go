@@ -353,36 +353,54 @@ func savepointURL(bucket, dir string) string {
 }
 
 // requestSavepoint asks the jobMaster's goroutine to trigger a savepoint
-// as soon as no checkpoint is in flight; the channel gets the result.
-func (m *jobMaster) requestSavepoint(cancelAfter bool) (<-chan savepointResult, error) {
+// as soon as no checkpoint is in flight and every subtask runs (after a
+// restart, subtasks take a moment to start); the channel gets the result.
+// A request whose ctx ends before its savepoint starts is dropped.
+func (m *jobMaster) requestSavepoint(ctx context.Context, cancelAfter bool) (<-chan savepointResult, error) {
 	ch := make(chan savepointResult, 1)
 	m.mu.Lock()
-	m.savepointRequests = append(m.savepointRequests, savepointRequest{cancel: cancelAfter, result: ch})
+	m.savepointRequests = append(m.savepointRequests, savepointRequest{ctx: ctx, cancel: cancelAfter, result: ch})
 	m.mu.Unlock()
 	m.wake()
 	return ch, nil
 }
 
 type savepointRequest struct {
+	ctx    context.Context
 	cancel bool
 	result chan savepointResult
 }
 
+// errSavepointRefused marks savepoint requests refused because of the
+// job's state (HTTP 409), as opposed to savepoints that failed.
+var errSavepointRefused = errors.New("savepoint refused")
+
 // startRequestedSavepoint triggers a requested savepoint once the
-// checkpoint in flight is done.
+// checkpoint in flight is done and every subtask runs.
 func (m *jobMaster) startRequestedSavepoint(j *store.Job) error {
 	m.mu.Lock()
+	for len(m.savepointRequests) > 0 && m.savepointRequests[0].ctx.Err() != nil {
+		m.savepointRequests = m.savepointRequests[1:] // its caller gave up
+	}
 	if len(m.savepointRequests) == 0 || m.pending != nil {
 		m.mu.Unlock()
 		return nil
 	}
 	req := m.savepointRequests[0]
+	if !j.AllTasks(api.TaskRunning) {
+		for _, t := range j.Tasks {
+			if t.State.Terminal() {
+				m.savepointRequests = m.savepointRequests[1:]
+				m.mu.Unlock()
+				req.result <- savepointResult{err: fmt.Errorf("%w: subtask %s of job %s is %s; savepoints need every subtask running", errSavepointRefused, taskName(j, t), j.ID, t.State)}
+				return nil
+			}
+		}
+		m.mu.Unlock()
+		return nil // subtasks are starting: ask again on the next step
+	}
 	m.savepointRequests = m.savepointRequests[1:]
 	m.mu.Unlock()
-	if !j.AllTasks(api.TaskRunning) {
-		req.result <- savepointResult{err: fmt.Errorf("job %s has subtasks that are not running", j.ID)}
-		return nil
-	}
 	p, err := m.trigger(j, true, req.cancel)
 	if err != nil {
 		req.result <- savepointResult{err: err}
@@ -410,14 +428,20 @@ func (m *jobMaster) decoratePending(h []api.CheckpointStatus) {
 	}
 }
 
-// failSavepointRequests answers waiting savepoint requests with an error.
-func (m *jobMaster) failSavepointRequests(why string) {
+// failSavepointRequests answers waiting savepoint requests with an error:
+// a refusal for why, or, when why wraps store.ErrNotLeader, that error (the
+// client tries again at the new leader).
+func (m *jobMaster) failSavepointRequests(why error) {
 	m.mu.Lock()
 	reqs := m.savepointRequests
 	m.savepointRequests = nil
 	m.mu.Unlock()
 	for _, r := range reqs {
-		r.result <- savepointResult{err: errors.New(why)}
+		err := why
+		if !errors.Is(why, store.ErrNotLeader) {
+			err = fmt.Errorf("%w: %w", errSavepointRefused, why)
+		}
+		r.result <- savepointResult{err: err}
 	}
 }
 

@@ -208,10 +208,10 @@ func (m *jobMaster) step(ctx context.Context) (bool, error) {
 			return true, m.setState(api.JobFinished, "")
 		}
 	case api.JobRestarting:
-		m.failSavepointRequests("the job is restarting")
+		m.failSavepointRequests(fmt.Errorf("the job is restarting"))
 		return false, m.stepRestarting(ctx, j)
 	case api.JobCanceling, api.JobFailing:
-		m.failSavepointRequests("the job is ending")
+		m.failSavepointRequests(fmt.Errorf("the job is ending"))
 		m.abortCheckpoint(j, "the job is ending")
 		if allExited(j) {
 			final := api.JobCanceled

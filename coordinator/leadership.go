@@ -238,7 +238,7 @@ func (c *Coordinator) WaitLeading(ctx context.Context) error {
 // lost leadership): savepoint requests fail, so that their clients can ask
 // the new leader.
 func (m *jobMaster) release() {
-	m.failSavepointRequests("the coordinator leader changed; try again")
+	m.failSavepointRequests(fmt.Errorf("%w: the coordinator leader changed; try again", store.ErrNotLeader))
 	m.mu.Lock()
 	p := m.pending
 	m.pending = nil
