@@ -53,7 +53,9 @@
 // sweep when it starts leading (Index.Archived, Index.Repair) writes them,
 // and writes the archives of ended jobs that have none (a leader that
 // stopped after a job ended and before its archive). Whoever deletes
-// archives (no component does yet) must delete the index entries first.
+// archives (no component does yet) must delete the index entries first,
+// and mind that the coordinator answers for the jobs it retired from its
+// store (coordinator/retire.go) from their archives.
 //
 // # Usage
 //

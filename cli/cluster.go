@@ -30,6 +30,9 @@ type clusterConfig struct {
 	Registry *operator.Registry
 	Stdout   io.Writer // executors' stdout (print sink)
 	Logger   zerolog.Logger
+	// RetainEnded and RetainEndedMax are coordinator.Config's.
+	RetainEnded    time.Duration
+	RetainEndedMax int
 }
 
 // cluster is a running embedded cluster: raft store, coordinator, process
@@ -91,6 +94,7 @@ func startCluster(ctx context.Context, cfg clusterConfig) (*cluster, error) {
 	coord, err = coordinator.New(coordinator.Config{
 		Store: st, Registry: cfg.Registry, Launcher: c.launcher,
 		OpenBucket: blobstate.Open, Bucket: bucket, Token: cfg.Token, Logger: cfg.Logger,
+		RetainEnded: cfg.RetainEnded, RetainEndedMax: cfg.RetainEndedMax,
 	})
 	if err != nil {
 		c.launcher.Close()

@@ -25,6 +25,7 @@ func coordinatorCmd(ctx context.Context, o *Options, args []string) error {
 	bucket := fs.String("bucket", envOr("SLUICE_BUCKET", ""), "default bucket URL, shared by all nodes (required)")
 	hbTimeout := fs.Duration("executor-heartbeat-timeout", 15*time.Second, "how long an executor may stay silent")
 	agentTimeout := fs.Duration("agent-timeout", 10*time.Second, "how long an agent may stay silent before its executors count as exited")
+	retain := addRetentionFlags(fs)
 	logLevel := fs.String("log-level", "info", "log level")
 	launcherKind := fs.String("launcher", envOr("SLUICE_LAUNCHER", "agents"), "where executors run: agents (sluice agent hosts) or containerapps (one Azure Container Apps Job execution per executor)")
 	aca := addContainerAppsFlags(fs)
@@ -42,11 +43,19 @@ func coordinatorCmd(ctx context.Context, o *Options, args []string) error {
 	if err != nil {
 		return usageError{err}
 	}
+	retainEnded, retainEndedMax, err := retain.values()
+	if err != nil {
+		return err
+	}
 	token, err := sec.tokenValue()
 	if err != nil {
 		return err
 	}
 	cert, key, err := sec.tlsFiles()
+	if err != nil {
+		return err
+	}
+	raftTLS, err := sec.raftTLS()
 	if err != nil {
 		return err
 	}
@@ -71,9 +80,11 @@ func coordinatorCmd(ctx context.Context, o *Options, args []string) error {
 	}
 	n, err := startNode(ctx, nodeConfig{
 		ID: *id, RaftDir: raftDir, RaftBind: *raftAddr, RaftAdv: *raftAdv, Addr: *addr, URL: *url,
-		Peers: ps, Join: *join, Bucket: *bucket, Token: token, TLSCert: cert, TLSKey: key, HTTP: hc,
+		Peers: ps, Join: *join, Bucket: *bucket, Token: token, TLSCert: cert, TLSKey: key, RaftTLS: raftTLS, HTTP: hc,
 		ExecutorHeartbeatTimeout: *hbTimeout, AgentTimeout: *agentTimeout,
+		RetainEnded: retainEnded, RetainEndedMax: retainEndedMax,
 		Registry: o.Registry, Logger: log, ContainerApps: acaCfg,
+		CrashAt: os.Getenv("SLUICE_TEST_CRASH_AT"), // fault tests of real processes
 	})
 	if err != nil {
 		return err

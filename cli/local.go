@@ -16,19 +16,25 @@ func localCmd(ctx context.Context, o *Options, args []string) error {
 	historyAddr := fs.String("history-addr", envOr("SLUICE_HISTORY_ADDR", "127.0.0.1:8082"), "history server listen address; empty for none")
 	coordinators := fs.Int("coordinators", 1, "coordinator nodes: 1 (executors are children of the coordinator), or 3 or 5 (a Raft group and an agent, in this process)")
 	slots := fs.Int("slots", 8, "the agent's slots, with --coordinators > 1")
+	retain := addRetentionFlags(fs)
 	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	retainEnded, retainEndedMax, err := retain.values()
+	if err != nil {
 		return err
 	}
 	log := daemonLogger(o.Stderr, *logLevel)
 	if *coordinators > 1 {
 		return runLocalGroup(ctx, localGroupConfig{
 			N: *coordinators, DataDir: *dataDir, Bucket: *bucket, Addr: *addr, Token: *token,
-			Slots: *slots, Logger: log, Opts: o,
+			Slots: *slots, Logger: log, Opts: o, RetainEnded: retainEnded, RetainEndedMax: retainEndedMax,
 		})
 	}
 	c, err := startCluster(ctx, clusterConfig{
 		DataDir: *dataDir, Bucket: *bucket, Addr: *addr, Token: *token,
 		Registry: o.Registry, Stdout: o.Stdout, Logger: log,
+		RetainEnded: retainEnded, RetainEndedMax: retainEndedMax,
 	})
 	if err != nil {
 		return err

@@ -29,6 +29,9 @@ type localGroupConfig struct {
 	Slots   int
 	Logger  zerolog.Logger
 	Opts    *Options
+	// RetainEnded and RetainEndedMax are coordinator.Config's.
+	RetainEnded    time.Duration
+	RetainEndedMax int
 }
 
 func runLocalGroup(ctx context.Context, cfg localGroupConfig) error {
@@ -67,6 +70,7 @@ func runLocalGroup(ctx context.Context, cfg localGroupConfig) error {
 		n, err := startNode(ctx, nodeConfig{
 			ID: p.ID, RaftDir: filepath.Join(dataDir, "raft-"+p.ID), RaftBind: p.Addr, Addr: addr,
 			Peers: peers, Bucket: bucket, Token: cfg.Token, Registry: cfg.Opts.Registry,
+			RetainEnded: cfg.RetainEnded, RetainEndedMax: cfg.RetainEndedMax,
 			Logger: cfg.Logger.With().Str("node", p.ID).Logger(),
 		})
 		if err != nil {

@@ -35,15 +35,23 @@ type nodeConfig struct {
 	Token    string
 	TLSCert  string
 	TLSKey   string
-	HTTP     *http.Client
+	// RaftTLS, when set, encrypts raft traffic (from the same
+	// --tls-cert/--tls-key, peers verified against --tls-ca).
+	RaftTLS *store.TLSConfig
+	HTTP    *http.Client
 
 	ExecutorHeartbeatTimeout time.Duration
 	AgentTimeout             time.Duration
-	Registry                 *operator.Registry
-	Logger                   zerolog.Logger
+	// RetainEnded and RetainEndedMax are coordinator.Config's.
+	RetainEnded    time.Duration
+	RetainEndedMax int
+	Registry       *operator.Registry
+	Logger         zerolog.Logger
 	// ContainerApps, when set, runs executors as Azure Container Apps Job
 	// executions instead of on agents.
 	ContainerApps *launch.ContainerAppsConfig
+	// CrashAt is coordinator.Config's fault-injection point (tests).
+	CrashAt string
 }
 
 // node is a running coordinator node.
@@ -80,7 +88,7 @@ func startNode(ctx context.Context, cfg nodeConfig) (*node, error) {
 	}
 	st, err := store.Open(store.Config{
 		Dir: cfg.RaftDir, NodeID: cfg.ID, BindAddr: cfg.RaftBind, AdvertiseAddr: cfg.RaftAdv,
-		Bootstrap: cfg.Join == "", Peers: cfg.Peers, Token: cfg.Token, Logger: cfg.Logger,
+		Bootstrap: cfg.Join == "", Peers: cfg.Peers, Token: cfg.Token, TLS: cfg.RaftTLS, Logger: cfg.Logger,
 	})
 	if err != nil {
 		return nil, err
@@ -106,6 +114,7 @@ func startNode(ctx context.Context, cfg nodeConfig) (*node, error) {
 		Store: st, Registry: cfg.Registry, OpenBucket: blobstate.Open, Bucket: bucket,
 		Token: cfg.Token, HeartbeatTimeout: cfg.ExecutorHeartbeatTimeout,
 		AgentTimeout: cfg.AgentTimeout, HTTP: cfg.HTTP, Logger: cfg.Logger, Launcher: launcher,
+		RetainEnded: cfg.RetainEnded, RetainEndedMax: cfg.RetainEndedMax, CrashAt: cfg.CrashAt,
 	})
 	if err != nil {
 		st.Close()

@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/sluicehq/sluice/coordinator/store"
 )
 
 // securityFlags are the auth token and TLS flags shared by the daemons and
@@ -22,10 +24,10 @@ func addSecurityFlags(fs *flag.FlagSet, server bool) *securityFlags {
 	s := &securityFlags{
 		token:     fs.String("token", os.Getenv("SLUICE_TOKEN"), "shared auth token (env SLUICE_TOKEN)"),
 		tokenFile: fs.String("token-file", os.Getenv("SLUICE_TOKEN_FILE"), "file holding the auth token (env SLUICE_TOKEN_FILE)"),
-		ca:        fs.String("tls-ca", os.Getenv("SLUICE_TLS_CA"), "CA certificate (PEM) to verify the coordinators and agents by (env SLUICE_TLS_CA)"),
+		ca:        fs.String("tls-ca", os.Getenv("SLUICE_TLS_CA"), "CA certificate (PEM) to verify the coordinators and agents by, and coordinators their raft peers (env SLUICE_TLS_CA)"),
 	}
 	if server {
-		s.cert = fs.String("tls-cert", os.Getenv("SLUICE_TLS_CERT"), "serve HTTPS with this certificate (PEM; env SLUICE_TLS_CERT)")
+		s.cert = fs.String("tls-cert", os.Getenv("SLUICE_TLS_CERT"), "serve HTTPS with this certificate, and on coordinators encrypt raft traffic with it (PEM; env SLUICE_TLS_CERT)")
 		s.key = fs.String("tls-key", os.Getenv("SLUICE_TLS_KEY"), "the certificate's key (PEM; env SLUICE_TLS_KEY)")
 	}
 	return s
@@ -73,10 +75,30 @@ func (s *securityFlags) httpClient() (*http.Client, error) {
 	return httpClientWithCA(*s.ca)
 }
 
-func httpClientWithCA(caFile string) (*http.Client, error) {
-	c := &http.Client{Timeout: 75 * time.Second}
+// raftTLS returns the TLS config for the node's raft traffic: its
+// certificate and key from --tls-cert/--tls-key, peers verified against
+// --tls-ca (the system pool without it); nil without a certificate (plain
+// TCP).
+func (s *securityFlags) raftTLS() (*store.TLSConfig, error) {
+	certFile, keyFile, err := s.tlsFiles()
+	if err != nil || certFile == "" {
+		return nil, err
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load the TLS certificate for raft: %w", err)
+	}
+	pool, err := loadCAPool(*s.ca)
+	if err != nil {
+		return nil, err
+	}
+	return &store.TLSConfig{Cert: cert, CAs: pool}, nil
+}
+
+// loadCAPool reads a PEM CA file; nil for "" (the system pool).
+func loadCAPool(caFile string) (*x509.CertPool, error) {
 	if caFile == "" {
-		return c, nil
+		return nil, nil
 	}
 	pem, err := os.ReadFile(caFile)
 	if err != nil {
@@ -85,6 +107,15 @@ func httpClientWithCA(caFile string) (*http.Client, error) {
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(pem) {
 		return nil, fmt.Errorf("TLS CA %s holds no PEM certificate", caFile)
+	}
+	return pool, nil
+}
+
+func httpClientWithCA(caFile string) (*http.Client, error) {
+	c := &http.Client{Timeout: 75 * time.Second}
+	pool, err := loadCAPool(caFile)
+	if err != nil || pool == nil {
+		return c, err
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}

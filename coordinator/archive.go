@@ -18,7 +18,9 @@ import (
 // Writes are create-if-absent, so an old and a new leader that both
 // archive a job leave one archive. A coordinator that starts leading
 // archives the ended jobs that have no archive yet (its predecessor
-// stopped in between) and repairs missing index entries.
+// stopped in between) and repairs missing index entries. Once a job's
+// archive is written, the job may be retired from the store (retire.go);
+// reads of a retired job are answered from its archive.
 
 // archiveRetryMax bounds the pause between attempts to archive a job.
 const archiveRetryMax = 30 * time.Second
@@ -27,6 +29,7 @@ const archiveRetryMax = 30 * time.Second
 // again with backoff until it is written or the coordinator closes. The job
 // master calls it once the terminal state is applied.
 func (c *Coordinator) archiveJob(id string) {
+	c.crashPoint(crashJobEnded)
 	c.wg.Add(1) // from a job master, which Close waits for before c.wg
 	go func() {
 		defer c.wg.Done()
@@ -72,16 +75,20 @@ func (c *Coordinator) writeArchive(ctx context.Context, j *store.Job) error {
 		return err
 	}
 	c.log.Info().Str("job", j.ID).Str("state", string(j.State)).Bool("written", wrote).Msg("job archived")
+	c.markArchived(j.ID)
+	c.kickRetire()
 	return nil
 }
 
 // startArchiveSweep sweeps the archives in the background for the term
-// that this node has just started leading.
+// that this node has just started leading, then retires ended jobs as
+// they become due until the term ends.
 func (c *Coordinator) startArchiveSweep(t *term) {
 	t.wg.Add(1)
 	go func() {
 		defer t.wg.Done()
 		c.sweepArchives(t.ctx)
+		c.retireLoop(t.ctx)
 	}()
 }
 
@@ -128,15 +135,25 @@ func (c *Coordinator) sweepOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// every archive listed is now indexed too: its job may be retired
+	for _, e := range c.cfg.Store.Ended() {
+		if archived[e.ID] {
+			c.markArchived(e.ID)
+		}
+	}
 	c.log.Info().Int("archived", len(archived)).Int("written", written).Int("reindexed", len(repaired)).Msg("archive sweep done")
+	if err := c.retireDue(ctx); err != nil && ctx.Err() == nil {
+		c.log.Warn().Err(err).Msg("retire ended jobs after the archive sweep; will try again")
+	}
 	return nil
 }
 
-// handleExceptions serves GET /v1/jobs/{id}/exceptions.
+// handleExceptions serves GET /v1/jobs/{id}/exceptions; a retired job's
+// come from its archive.
 func (c *Coordinator) handleExceptions(w http.ResponseWriter, r *http.Request) {
 	j, ok := c.cfg.Store.Job(r.PathValue("id"))
 	if !ok {
-		writeError(w, http.StatusNotFound, "no such job: "+r.PathValue("id"))
+		c.serveArchived(w, r, archive.ExceptionsPath)
 		return
 	}
 	writeJSON(w, http.StatusOK, exceptionsOf(j))

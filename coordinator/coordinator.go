@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -69,14 +70,34 @@ type Config struct {
 	// AgentTimeout is how long an agent may stay silent before its
 	// executors count as exited; default 10 s.
 	AgentTimeout time.Duration
+	// RetainEnded is how long an ended job stays in the replicated store
+	// (and GET /v1/jobs) once its archive is written; after that it is
+	// retired and served from its archive. Default 1 h; negative retires
+	// a job as soon as its archive is written.
+	RetainEnded time.Duration
+	// RetainEndedMax bounds the ended jobs the store keeps: beyond it the
+	// earliest ended are retired sooner (once archived). Default 1000;
+	// negative keeps none.
+	RetainEndedMax int
 	// HTTP is the client for calls to agents and to the leader (TLS
 	// settings); default a plain client.
 	HTTP   *http.Client
 	Logger zerolog.Logger
+	// CrashAt is a fault-injection point for tests of a real process: at
+	// the named moment the process SIGKILLs itself, as a crash would stop
+	// it. "job-ended": right after a job's terminal state is committed
+	// through Raft, before the leader archives it. Never set in production
+	// (sluice coordinator reads it from SLUICE_TEST_CRASH_AT).
+	CrashAt string
 }
 
 func (c *Config) validate() error {
 	var errs []error
+	switch c.CrashAt {
+	case "", crashJobEnded:
+	default:
+		errs = append(errs, fmt.Errorf("CrashAt: unknown crash point %q (known: %s)", c.CrashAt, crashJobEnded))
+	}
 	if c.Store == nil {
 		errs = append(errs, errors.New("Store is required"))
 	}
@@ -104,6 +125,18 @@ func (c *Config) validate() error {
 	if c.AgentTimeout == 0 {
 		c.AgentTimeout = 10 * time.Second
 	}
+	switch {
+	case c.RetainEnded == 0:
+		c.RetainEnded = time.Hour
+	case c.RetainEnded < 0:
+		c.RetainEnded = 0
+	}
+	switch {
+	case c.RetainEndedMax == 0:
+		c.RetainEndedMax = 1000
+	case c.RetainEndedMax < 0:
+		c.RetainEndedMax = 0
+	}
 	if c.HTTP == nil {
 		c.HTTP = &http.Client{Timeout: 75 * time.Second}
 	}
@@ -127,11 +160,19 @@ type Coordinator struct {
 	agents   *agentTable
 	proxy    *leaderProxy
 
+	// retireKick asks the leader's retire loop to look for jobs due
+	// (archive.go: after an archive is written).
+	retireKick chan struct{}
+
 	mu      sync.Mutex
 	url     string
 	term    *term // set while this node leads
 	masters map[string]*jobMaster
 	buckets map[string]*bucketStorage
+	// archived holds the ended jobs still in the store whose archive (and
+	// index entries) this process has seen written: they may be retired.
+	// Archives are never deleted, so it holds across terms.
+	archived map[string]bool
 }
 
 // New returns a coordinator; call Run to start driving jobs.
@@ -148,6 +189,9 @@ func New(cfg Config) (*Coordinator, error) {
 		url:     cfg.URL,
 		masters: map[string]*jobMaster{},
 		agents:  newAgentTable(),
+
+		retireKick: make(chan struct{}, 1),
+		archived:   map[string]bool{},
 	}
 	c.launcher = cfg.Launcher
 	if c.launcher == nil {
@@ -228,4 +272,20 @@ func (c *Coordinator) ExecutorExited(e launch.Exit) {
 	// no master (the job has ended, or this node just became leader):
 	// record the exit all the same
 	_, _ = c.cfg.Store.Apply(store.Command{Exit: &store.ExitCmd{Job: job, ExecutorID: e.ExecutorID, Info: exitInfo(e)}})
+}
+
+// crashJobEnded is the crash point after a job's end is committed.
+const crashJobEnded = "job-ended"
+
+// crashPoint kills this process with SIGKILL when Config.CrashAt names
+// point (tests of real processes only).
+func (c *Coordinator) crashPoint(point string) {
+	if c.cfg.CrashAt != point {
+		return
+	}
+	c.log.Warn().Str("point", point).Msg("crash point reached: killing this process")
+	if p, err := os.FindProcess(os.Getpid()); err == nil {
+		_ = p.Kill()
+	}
+	select {} // the signal is on its way
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluicehq/sluice/archive"
 	"github.com/sluicehq/sluice/archive/webui"
 	"github.com/sluicehq/sluice/coordinator/api"
 	"github.com/sluicehq/sluice/coordinator/store"
@@ -44,13 +45,22 @@ func (c *Coordinator) routes() http.Handler {
 	return c.auth(c.forward(mux))
 }
 
-// auth requires the bearer token when one is configured.
+// auth requires the bearer token when one is configured, on every call
+// but a GET of the web UI's own files (webui.Static: the page, its scripts
+// and styles, no data), which this node serves itself without a token so
+// that a browser can load the page; the page then asks for the token and
+// sends it on its API calls.
 func (c *Coordinator) auth(next http.Handler) http.Handler {
 	if c.cfg.Token == "" {
 		return next
 	}
 	want := []byte("Bearer " + c.cfg.Token)
+	ui := webui.Handler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if webui.Static(r) {
+			ui.ServeHTTP(w, r) // straight to the files: never the API's mux
+			return
+		}
 		got := []byte(r.Header.Get("Authorization"))
 		if subtle.ConstantTimeCompare(got, want) != 1 {
 			c.log.Warn().Str("path", r.URL.Path).Str("remote", r.RemoteAddr).Msg("refused call without a valid token")
@@ -82,6 +92,8 @@ func storeError(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusServiceUnavailable, "no quorum: this coordinator is not (or no longer) the leader: "+err.Error())
 	case errors.Is(err, store.ErrInvalidState):
 		writeError(w, http.StatusConflict, err.Error())
+	case errors.Is(err, store.ErrKeyReused):
+		writeError(w, http.StatusUnprocessableEntity, err.Error())
 	default:
 		writeError(w, http.StatusInternalServerError, err.Error())
 	}
@@ -110,6 +122,9 @@ func decodeJSON(w http.ResponseWriter, body []byte, v any) bool {
 	return true
 }
 
+// handleList lists the jobs in the store: those that have not ended and
+// those that ended within the retention (Config.RetainEnded and
+// RetainEndedMax). Retired jobs are listed by the history server.
 func (c *Coordinator) handleList(w http.ResponseWriter, r *http.Request) {
 	jobs := c.cfg.Store.Jobs()
 	out := api.JobList{Jobs: make([]api.JobSummary, 0, len(jobs))}
@@ -124,10 +139,12 @@ func (c *Coordinator) handleList(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// handleJob serves GET /v1/jobs/{id}; a retired job's comes from its
+// archive.
 func (c *Coordinator) handleJob(w http.ResponseWriter, r *http.Request) {
 	j, ok := c.cfg.Store.Job(r.PathValue("id"))
 	if !ok {
-		writeError(w, http.StatusNotFound, "no such job: "+r.PathValue("id"))
+		c.serveArchived(w, r, archive.JobPath)
 		return
 	}
 	st := c.jobStatus(j)
@@ -139,7 +156,7 @@ func (c *Coordinator) handleCancel(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	j, ok := c.cfg.Store.Job(id)
 	if !ok {
-		writeError(w, http.StatusNotFound, "no such job: "+id)
+		c.refuseEnded(w, r, id, "there is nothing to cancel")
 		return
 	}
 	if j.State.Terminal() || j.State == api.JobCanceling || j.State == api.JobFailing {

@@ -3,6 +3,7 @@ package coordinator
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -23,10 +24,30 @@ import (
 	"github.com/sluicehq/sluice/executor/operator"
 )
 
+// handleSubmit serves POST /v1/jobs. A request with an Idempotency-Key
+// (api.HeaderIdempotencyKey) gets the job id derived from the key, so that
+// repeating it (a client retrying on another node after the leader died
+// mid-request) answers 200 with the job the first request created instead
+// of creating a second one; the submit command makes that decision in the
+// replicated store, so it holds across leader changes and concurrent
+// requests. Once the job is retired the key is answered from its archive.
 func (c *Coordinator) handleSubmit(w http.ResponseWriter, r *http.Request) {
 	body, ok := c.readBody(w, r)
 	if !ok {
 		return
+	}
+	key := r.Header.Get(api.HeaderIdempotencyKey)
+	if err := checkIdempotencyKey(key); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	fromSavepoint := r.URL.Query().Get("fromSavepoint")
+	var id, reqHash string
+	if key != "" {
+		id, reqHash = jobIDForKey(key), requestHash(body, fromSavepoint)
+		if c.answerRepeated(w, r, id, key, reqHash) {
+			return
+		}
 	}
 	format := ""
 	if ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil {
@@ -42,26 +63,102 @@ func (c *Coordinator) handleSubmit(w http.ResponseWriter, r *http.Request) {
 		writeValidation(w, err)
 		return
 	}
-	j, err := c.prepare(r.Context(), spec)
+	if id == "" {
+		if id, err = newJobID(); err != nil {
+			writeError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+	}
+	j, err := c.prepare(r.Context(), id, spec)
 	if err != nil {
 		writeValidation(w, err)
 		return
 	}
-	if sp := r.URL.Query().Get("fromSavepoint"); sp != "" {
-		cc, err := c.loadSavepoint(r.Context(), j, sp)
+	j.IdempotencyKey, j.RequestHash = key, reqHash
+	if fromSavepoint != "" {
+		cc, err := c.loadSavepoint(r.Context(), j, fromSavepoint)
 		if err != nil {
 			writeError(w, http.StatusBadRequest, "fromSavepoint: "+err.Error())
 			return
 		}
 		j.FromSavepoint = cc
 	}
-	if _, err := c.cfg.Store.Apply(store.Command{Submit: &store.SubmitCmd{Job: j}}); err != nil {
+	resp, err := c.cfg.Store.Apply(store.Command{Submit: &store.SubmitCmd{Job: j}})
+	if err != nil {
 		storeError(w, err)
 		return
 	}
-	c.log.Info().Str("job", j.ID).Str("name", j.Name).Int("slots", j.Plan.Slots).Msg("job submitted")
+	if res, ok := resp.(*store.SubmitResult); ok && res.Existing {
+		c.log.Info().Str("job", res.ID).Msg("repeated submission: answered with the job it created")
+		writeJSON(w, http.StatusOK, api.SubmitResponse{ID: res.ID})
+		return
+	}
+	c.log.Info().Str("job", j.ID).Str("name", j.Name).Int("slots", j.Plan.Slots).Bool("idempotencyKey", key != "").Msg("job submitted")
 	c.startMaster(j.ID)
 	writeJSON(w, http.StatusCreated, api.SubmitResponse{ID: j.ID})
+}
+
+// answerRepeated answers a submission whose idempotency key names a job
+// that exists: 200 with its id when it is in the store (submitted with the
+// same request) or archived (it ended and was retired), 422 when the key
+// was used for another request. It reports whether it answered.
+func (c *Coordinator) answerRepeated(w http.ResponseWriter, r *http.Request, id, key, reqHash string) bool {
+	if j, ok := c.cfg.Store.Job(id); ok {
+		switch {
+		case j.IdempotencyKey != key:
+			// another job has the id: Apply refuses it (ErrJobExists)
+			return false
+		case j.RequestHash != reqHash:
+			writeError(w, http.StatusUnprocessableEntity, fmt.Sprintf("%s: job %s was submitted with this key and another spec", store.ErrKeyReused, id))
+			return true
+		}
+		c.log.Info().Str("job", id).Msg("repeated submission: answered with the job it created")
+		writeJSON(w, http.StatusOK, api.SubmitResponse{ID: id})
+		return true
+	}
+	// a job that ended and was retired keeps its id: a new job with it
+	// would have no archive of its own
+	a, err := c.readArchive(r.Context(), id)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "check the job archive for the job of this idempotency key: "+err.Error())
+		return true
+	}
+	if a == nil {
+		return false
+	}
+	c.log.Info().Str("job", id).Str("state", string(a.Job.State)).Msg("repeated submission of a retired job: answered with its id")
+	writeJSON(w, http.StatusOK, api.SubmitResponse{ID: id})
+	return true
+}
+
+// checkIdempotencyKey accepts "" (none) and up to api.MaxIdempotencyKey
+// printable ASCII characters.
+func checkIdempotencyKey(key string) error {
+	if len(key) > api.MaxIdempotencyKey {
+		return fmt.Errorf("%s: longer than %d characters", api.HeaderIdempotencyKey, api.MaxIdempotencyKey)
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x21 || key[i] > 0x7e {
+			return fmt.Errorf("%s: want printable ASCII characters without spaces", api.HeaderIdempotencyKey)
+		}
+	}
+	return nil
+}
+
+// jobIDForKey derives a job id (16 hex digits, like newJobID's) from an
+// idempotency key.
+func jobIDForKey(key string) string {
+	sum := sha256.Sum256([]byte("sluice-submit\x00" + key))
+	return hex.EncodeToString(sum[:8])
+}
+
+// requestHash identifies a submission's request: its spec and savepoint.
+func requestHash(body []byte, fromSavepoint string) string {
+	h := sha256.New()
+	h.Write(body)
+	h.Write([]byte{0})
+	h.Write([]byte(fromSavepoint))
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func writeValidation(w http.ResponseWriter, err error) {
@@ -78,8 +175,8 @@ func writeValidation(w http.ResponseWriter, err error) {
 }
 
 // prepare validates a spec and builds the job record: plan, tasks and input
-// splits. Nothing is started and nothing is stored.
-func (c *Coordinator) prepare(ctx context.Context, spec *jobspec.Spec) (*store.Job, error) {
+// splits, with the given id. Nothing is started and nothing is stored.
+func (c *Coordinator) prepare(ctx context.Context, id string, spec *jobspec.Spec) (*store.Job, error) {
 	spec.Normalize()
 	if err := spec.Validate(c.cfg.Registry); err != nil {
 		return nil, err
@@ -87,10 +184,6 @@ func (c *Coordinator) prepare(ctx context.Context, spec *jobspec.Spec) (*store.J
 	p, err := plan.Build(spec)
 	if err != nil {
 		return nil, fmt.Errorf("build execution plan: %w", err)
-	}
-	id, err := newJobID()
-	if err != nil {
-		return nil, err
 	}
 	j := &store.Job{
 		ID:          id,

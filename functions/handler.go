@@ -156,7 +156,8 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req SubmitRequest
-	if err := decodeStrict(data, &req); err != nil {
+	var err error
+	if err = decodeStrict(data, &req); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
@@ -191,7 +192,17 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	if strings.HasSuffix(req.SpecPath, ".yaml") || strings.HasSuffix(req.SpecPath, ".yml") {
 		contentType = "application/yaml"
 	}
-	id, err := h.client.SubmitFromSavepoint(r.Context(), spec, contentType, strings.TrimSpace(req.FromSavepoint))
+	// The caller's Idempotency-Key (the Functions host forwards headers)
+	// makes its retries of the trigger safe; without one, the client makes
+	// a key for its own retries.
+	key := strings.TrimSpace(r.Header.Get(api.HeaderIdempotencyKey))
+	if key == "" {
+		if key, err = api.NewIdempotencyKey(); err != nil {
+			writeError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+	}
+	id, err := h.client.SubmitWithKey(r.Context(), spec, contentType, strings.TrimSpace(req.FromSavepoint), key)
 	if err != nil {
 		h.coordinatorError(w, r, err)
 		return

@@ -54,3 +54,36 @@ func TestAddrFromPortVariable(t *testing.T) {
 		t.Fatalf("fallback Addr = %q", a)
 	}
 }
+
+// TestSubmitPassesTheCallersIdempotencyKey: a caller that retries the
+// trigger with the same Idempotency-Key reaches the coordinator with that
+// key (which answers the same job); a caller without one still gets a key,
+// so the client's own retries are safe.
+func TestSubmitPassesTheCallersIdempotencyKey(t *testing.T) {
+	var keys []string
+	coord := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		keys = append(keys, r.Header.Get(api.HeaderIdempotencyKey))
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte(`{"id": "j1"}`))
+	}))
+	defer coord.Close()
+	h, err := New(Config{Client: api.NewClient(coord.URL, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"retry-me", ""} {
+		req := httptest.NewRequest("POST", "/api/jobs", strings.NewReader(`{"spec": {"name": "x"}}`))
+		if key != "" {
+			req.Header.Set(api.HeaderIdempotencyKey, key)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusCreated {
+			t.Fatalf("submit: %d %s", rec.Code, rec.Body)
+		}
+	}
+	if len(keys) != 2 || keys[0] != "retry-me" || keys[1] == "" || keys[1] == "retry-me" {
+		t.Fatalf("keys the coordinator saw: %q, want the caller's, then a fresh one", keys)
+	}
+}

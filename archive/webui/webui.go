@@ -11,11 +11,33 @@ import (
 	"encoding/json"
 	"io/fs"
 	"net/http"
+	"path"
 	"strings"
 )
 
 //go:embed static
 var static embed.FS
+
+// Static reports whether r is a GET of one of the UI's own files: / and
+// /index.html (the page) or a clean path under /ui/ (its scripts and
+// styles). These carry no secrets, so a server that requires a token may
+// serve them, with Handler, without one: the page then asks for the token
+// and sends it on its API calls. Anything else is not static: other
+// methods (HEAD and POST too), /v1/ paths, and paths with "..", "." or
+// "//" segments, which could clean to an API path.
+func Static(r *http.Request) bool {
+	if r.Method != http.MethodGet {
+		return false
+	}
+	p := r.URL.Path
+	switch {
+	case p == "/" || p == "/index.html":
+		return true
+	case strings.HasPrefix(p, "/ui/"):
+		return path.Clean(p) == strings.TrimSuffix(p, "/")
+	}
+	return false
+}
 
 // Handler serves the UI: index.html at /, the scripts and styles under
 // /ui/. GET requests for unknown /v1/ paths get the API's JSON 404.

@@ -3,7 +3,9 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -98,12 +100,10 @@ func retryable(ctx context.Context, err error) bool {
 }
 
 // Submit posts a job spec (JSON or YAML bytes) and returns the job id.
+// Each call sends a new idempotency key, the same on every retry of the
+// call, so that a retry after a lost answer creates no second job.
 func (c *Client) Submit(ctx context.Context, spec []byte, contentType string) (string, error) {
-	var out SubmitResponse
-	if err := c.do(ctx, http.MethodPost, "/v1/jobs", contentType, spec, &out); err != nil {
-		return "", fmt.Errorf("submit job: %w", err)
-	}
-	return out.ID, nil
+	return c.SubmitFromSavepoint(ctx, spec, contentType, "")
 }
 
 // Jobs lists the jobs.
@@ -191,6 +191,12 @@ func (c *Client) postJSON(ctx context.Context, path string, in, out any) error {
 }
 
 func (c *Client) do(ctx context.Context, method, path, contentType string, body []byte, out any) error {
+	return c.doHeader(ctx, method, path, contentType, nil, body, out)
+}
+
+// doHeader makes a call with extra headers, trying the nodes in turn; the
+// request, headers included, is the same on every try.
+func (c *Client) doHeader(ctx context.Context, method, path, contentType string, hdr http.Header, body []byte, out any) error {
 	urls := c.URLs()
 	if len(urls) == 0 {
 		return errors.New("no coordinator URL")
@@ -203,7 +209,7 @@ func (c *Client) do(ctx context.Context, method, path, contentType string, body 
 		var err error
 		for i := range urls {
 			idx := (start + i) % len(urls)
-			err = c.once(ctx, urls[idx], method, path, contentType, body, out)
+			err = c.once(ctx, urls[idx], method, path, contentType, hdr, body, out)
 			if err == nil || !retryable(ctx, err) {
 				if err == nil || IsStatus(err, http.StatusNoContent) || i > 0 {
 					c.mu.Lock()
@@ -224,7 +230,7 @@ func (c *Client) do(ctx context.Context, method, path, contentType string, body 
 	}
 }
 
-func (c *Client) once(ctx context.Context, base, method, path, contentType string, body []byte, out any) error {
+func (c *Client) once(ctx context.Context, base, method, path, contentType string, hdr http.Header, body []byte, out any) error {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -232,6 +238,11 @@ func (c *Client) once(ctx context.Context, base, method, path, contentType strin
 	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
 	if err != nil {
 		return err
+	}
+	for k, vs := range hdr {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
@@ -310,17 +321,42 @@ func (c *Client) Savepoint(ctx context.Context, id string, cancel bool) (*Savepo
 	return &out, nil
 }
 
-// SubmitFromSavepoint submits a job that starts from a savepoint.
+// SubmitFromSavepoint submits a job that starts from a savepoint ("" for
+// none), with a new idempotency key like Submit.
 func (c *Client) SubmitFromSavepoint(ctx context.Context, spec []byte, contentType, savepoint string) (string, error) {
+	key, err := NewIdempotencyKey()
+	if err != nil {
+		return "", fmt.Errorf("submit job: %w", err)
+	}
+	return c.SubmitWithKey(ctx, spec, contentType, savepoint, key)
+}
+
+// SubmitWithKey submits a job with the caller's idempotency key (see
+// HeaderIdempotencyKey): every call with the same key and spec returns
+// the same job id, and no second job is created. An empty key sends none.
+func (c *Client) SubmitWithKey(ctx context.Context, spec []byte, contentType, savepoint, key string) (string, error) {
 	var out SubmitResponse
 	path := "/v1/jobs"
 	if savepoint != "" {
 		path += "?fromSavepoint=" + url.QueryEscape(savepoint)
 	}
-	if err := c.do(ctx, http.MethodPost, path, contentType, spec, &out); err != nil {
+	var hdr http.Header
+	if key != "" {
+		hdr = http.Header{HeaderIdempotencyKey: {key}}
+	}
+	if err := c.doHeader(ctx, http.MethodPost, path, contentType, hdr, spec, &out); err != nil {
 		return "", fmt.Errorf("submit job: %w", err)
 	}
 	return out.ID, nil
+}
+
+// NewIdempotencyKey returns a random idempotency key.
+func NewIdempotencyKey() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("make idempotency key: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
 }
 
 // Cluster returns the group's members, leader and agents.

@@ -54,10 +54,28 @@ func (s TaskState) Terminal() bool {
 	return s == TaskFinished || s == TaskCanceled || s == TaskFailed
 }
 
-// SubmitResponse answers POST /v1/jobs.
+// SubmitResponse answers POST /v1/jobs: 201 Created, or 200 OK when the
+// request repeats an earlier one (the same HeaderIdempotencyKey) and ID is
+// the job that one created.
 type SubmitResponse struct {
 	ID string `json:"id"`
 }
+
+// HeaderIdempotencyKey is sent with POST /v1/jobs so that the submission
+// can be repeated (the client retries it on another node when the leader
+// dies mid-request) without creating a second job: every request with the
+// same key is answered with the same job id. The key is up to
+// MaxIdempotencyKey printable ASCII characters; without it every request
+// creates a job.
+const HeaderIdempotencyKey = "Idempotency-Key"
+
+// MaxIdempotencyKey bounds the length of an idempotency key.
+const MaxIdempotencyKey = 255
+
+// HeaderArchived is "true" on an answer about a job that has ended and
+// left the coordinator's store (it was retired): it comes from the job's
+// archive in the bucket, as the history server serves it.
+const HeaderArchived = "X-Sluice-Archived"
 
 // Error is the body of every 4xx and 5xx answer.
 type Error struct {

@@ -25,6 +25,7 @@ type Command struct {
 	Split    *SplitCmd    `json:"split,omitempty"`
 	Exit     *ExitCmd     `json:"exit,omitempty"`
 	Deploy   *DeployCmd   `json:"deploy,omitempty"`
+	Retire   *RetireCmd   `json:"retire,omitempty"`
 
 	Trigger       *TriggerCmd       `json:"trigger,omitempty"`
 	CheckpointEnd *CheckpointEndCmd `json:"checkpointEnd,omitempty"`
@@ -87,9 +88,19 @@ type WarningCmd struct {
 	Msg string `json:"msg"`
 }
 
-// SubmitCmd adds a job. Job.State must be CREATED.
+// SubmitCmd adds a job. Job.State must be CREATED. A job with an
+// IdempotencyKey whose id is already taken by a job with the same key is
+// not added again: the Apply response is a *SubmitResult naming it (nil
+// when the job was added).
 type SubmitCmd struct {
 	Job *Job `json:"job"`
+}
+
+// SubmitResult is what applying a SubmitCmd returns when the job was
+// already there: a repeated submission with the same idempotency key.
+type SubmitResult struct {
+	ID       string
+	Existing bool
 }
 
 // JobStateCmd moves a job to a new state.
@@ -164,6 +175,9 @@ var (
 	ErrNotFound     = errors.New("no such job")
 	ErrJobExists    = errors.New("job already exists")
 	ErrInvalidState = errors.New("invalid state change")
+	// ErrKeyReused is a submission whose idempotency key names a job
+	// submitted with a different request.
+	ErrKeyReused = errors.New("idempotency key reused for a different request")
 )
 
 // fsm is the deterministic job table that raft replicates. Apply runs on
@@ -194,11 +208,19 @@ func (f *fsm) apply(c *Command) interface{} {
 	switch {
 	case c.Submit != nil:
 		j := c.Submit.Job
-		if _, ok := f.jobs[j.ID]; ok {
-			return fmt.Errorf("%w: %s", ErrJobExists, j.ID)
+		if old, ok := f.jobs[j.ID]; ok {
+			if j.IdempotencyKey == "" || old.IdempotencyKey != j.IdempotencyKey {
+				return fmt.Errorf("%w: %s", ErrJobExists, j.ID)
+			}
+			if old.RequestHash != j.RequestHash {
+				return fmt.Errorf("%w: job %s was submitted with this key and another spec", ErrKeyReused, j.ID)
+			}
+			return &SubmitResult{ID: old.ID, Existing: true}
 		}
 		f.jobs[j.ID] = j.Clone()
 		return nil
+	case c.Retire != nil:
+		return f.applyRetire(c.Retire)
 	case c.JobState != nil:
 		return f.applyJobState(c.JobState)
 	case c.Deploy != nil:

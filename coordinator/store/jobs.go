@@ -50,6 +50,13 @@ type Job struct {
 	LastSavepoint string               `json:"lastSavepoint,omitempty"`
 	// CancelAfterSavepoint cancels the job when savepoint n completes.
 	CancelAfterSavepoint int64 `json:"cancelAfterSavepoint,omitempty"`
+	// IdempotencyKey is the key the client sent with the submission (its
+	// Idempotency-Key header); the job's id derives from it, so that a
+	// repeated submission finds the job. RequestHash identifies the
+	// request (spec and savepoint), so that a key reused for another
+	// request is refused. Both leave the store with the job.
+	IdempotencyKey string `json:"idempotencyKey,omitempty"`
+	RequestHash    string `json:"requestHash,omitempty"`
 }
 
 // CompletedCheckpoint is what recovery needs of a complete checkpoint.

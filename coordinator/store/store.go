@@ -50,6 +50,9 @@ type Config struct {
 	HeartbeatTimeout, ElectionTimeout, LeaderLeaseTimeout time.Duration
 	// Token, when set, is required from every raft peer (see tcpLayer).
 	Token string
+	// TLS, when set, encrypts raft traffic and authenticates the peers by
+	// their certificates (see TLSConfig); every node of the group needs it.
+	TLS *TLSConfig
 	// ApplyTimeout bounds one write; default 10 s.
 	ApplyTimeout time.Duration
 	Logger       zerolog.Logger
@@ -127,7 +130,7 @@ func Open(cfg Config) (*Store, error) {
 		}
 	}
 	transport := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  newTCPLayer(ln, adv, cfg.Token, log),
+		Stream:  newTCPLayer(ln, adv, layerConfig{token: cfg.Token, tls: cfg.TLS, log: log}),
 		MaxPool: 3,
 		Timeout: 10 * time.Second,
 		Logger:  hl,

@@ -7,7 +7,7 @@
 Sluice.jobPage = function (root, id) {
   const {h, fmtNum, fmtBytes, fmtMs, fmtTime, badge, duration, section, terminal} = Sluice;
   const base = "v1/jobs/" + encodeURIComponent(id);
-  let timer, prevSample;
+  let timer, prevSample, stopped = false; // stopped: the page is left, a late answer is dropped
 
   // backpressure is the share of time a vertex's subtasks spent waiting for
   // downstream credit: between two refreshes while the job runs, over its
@@ -140,9 +140,11 @@ Sluice.jobPage = function (root, id) {
         Sluice.getJSON(base + "/exceptions", true),
       ]);
     } catch (err) {
+      if (stopped || err instanceof Sluice.AuthError) return; // left, or the sign-in form shows
       root.replaceChildren(h("p", {class: "error"}, "cannot load job " + id + ": " + err.message), h("a", {href: "#/"}, "← all jobs"));
       return;
     }
+    if (stopped) return;
     const bp = backpressure(job);
     const running = !terminal(job.state);
     document.body.classList.toggle("live", running);
@@ -159,5 +161,8 @@ Sluice.jobPage = function (root, id) {
     if (running) timer = setTimeout(load, 2000);
   }
   load();
-  return () => clearTimeout(timer);
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
 };

@@ -12,7 +12,7 @@ Sluice.listPage = function (root, params) {
     to: params.get("to") || "",
   };
   const tokens = [""]; // the continuation token of each page shown so far
-  let timer;
+  let timer, stopped = false; // stopped: the page is left, a late answer is dropped
 
   const stateSel = h("select", {name: "state", id: "filter-state"},
     ["", "FINISHED", "CANCELED", "FAILED", "RUNNING", "CREATED", "SCHEDULED", "RESTARTING", "CANCELING", "FAILING"]
@@ -61,9 +61,11 @@ Sluice.listPage = function (root, params) {
     try {
       list = await Sluice.getJSON("v1/jobs?" + q.toString());
     } catch (err) {
+      if (stopped || err instanceof Sluice.AuthError) return; // left, or the sign-in form shows
       tbody.replaceChildren(h("tr", {}, h("td", {colspan: 6, class: "error"}, "cannot list jobs: " + err.message)));
       return;
     }
+    if (stopped) return;
     const jobs = (list.jobs || []).filter(keep);
     tbody.replaceChildren(...jobs.map((j) => h("tr", {class: "job-row", "data-id": j.id, "data-state": j.state},
       h("td", {}, h("a", {href: "#/jobs/" + encodeURIComponent(j.id), class: "job-link"}, j.name || "(unnamed)")),
@@ -81,5 +83,8 @@ Sluice.listPage = function (root, params) {
   }
   prev.onclick = () => { tokens.pop(); load(); };
   load();
-  return () => clearTimeout(timer);
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
 };

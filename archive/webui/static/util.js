@@ -82,14 +82,98 @@ Sluice.badge = function (state) {
   return Sluice.h("span", {class: "state state-" + String(state).toLowerCase()}, state);
 };
 
+// The access token of a coordinator started with --token. The page and its
+// scripts load without it; the API answers 401, and the page then asks for
+// it (Sluice.signIn). It is kept in sessionStorage (this tab only, gone when
+// the tab closes) and sent as "Authorization: Bearer ..." on every API call.
+// A history server needs none.
+Sluice.tokenKey = "sluice.token";
+Sluice.tokenInPage = ""; // where the token is kept when storage is disabled, until a reload
+
+Sluice.token = function () {
+  try {
+    return sessionStorage.getItem(Sluice.tokenKey) || "";
+  } catch (err) {
+    return Sluice.tokenInPage;
+  }
+};
+
+Sluice.setToken = function (token) {
+  try {
+    if (token) sessionStorage.setItem(Sluice.tokenKey, token);
+    else sessionStorage.removeItem(Sluice.tokenKey);
+  } catch (err) {
+    Sluice.tokenInPage = token || "";
+  }
+  Sluice.showSignOut();
+};
+
+// showSignOut shows the header's "sign out" link while a token is kept.
+Sluice.showSignOut = function () {
+  const out = document.getElementById("sign-out");
+  if (out) out.hidden = !Sluice.token();
+};
+
+// AuthError is what getJSON throws on 401, once the sign-in form shows:
+// a page that catches it leaves the form in place.
+Sluice.AuthError = class extends Error {};
+
 // getJSON fetches an API path relative to the page; a 404 resolves to
-// null when allow404 is set.
+// null when allow404 is set. A 401 shows the sign-in form and throws an
+// AuthError.
 Sluice.getJSON = async function (path, allow404) {
-  const res = await fetch(path, {headers: {Accept: "application/json"}});
+  const headers = {Accept: "application/json"};
+  const token = Sluice.token();
+  if (token) headers.Authorization = "Bearer " + token;
+  const res = await fetch(path, {headers: headers});
   if (res.status === 404 && allow404) return null;
   const body = await res.json().catch(() => ({error: res.statusText}));
+  if (res.status === 401) {
+    if (token === Sluice.token()) { // else the token changed meanwhile: a late answer, for a page left
+      let msg = "";
+      if (token) { // refused: forget it
+        Sluice.setToken("");
+        msg = "The token was refused (" + (body.error || res.statusText) + "). Try again.";
+      }
+      Sluice.signIn(msg);
+    }
+    throw new Sluice.AuthError(body.error || res.statusText);
+  }
   if (!res.ok) throw new Error(body.error || res.statusText);
   return body;
+};
+
+// signIn shows the sign-in form in place of the page (once, however many
+// calls were refused), with msg as its error when set. Submitting keeps the
+// token and shows the page again (Sluice.route, set by app.js).
+Sluice.signIn = function (msg) {
+  const {h} = Sluice;
+  let form = document.getElementById("signin");
+  if (!form) {
+    const input = h("input", {type: "password", id: "signin-token", name: "token", placeholder: "access token",
+      autocomplete: "current-password", required: true});
+    form = h("section", {id: "signin", class: "card signin"},
+      h("h1", {}, "Sign in"),
+      h("p", {}, "This coordinator requires an access token."),
+      h("p", {class: "muted"}, "The coordinator's --token (SLUICE_TOKEN). It is kept in this browser tab only, until sign out or the tab closes."),
+      h("form", {id: "signin-form", class: "filters", onsubmit: (ev) => {
+        ev.preventDefault();
+        const token = input.value.trim();
+        if (!token) return;
+        Sluice.setToken(token);
+        Sluice.route();
+      }}, input, h("button", {type: "submit", id: "signin-submit"}, "Sign in")),
+      h("p", {id: "signin-error", class: "error", role: "alert", hidden: true}));
+    document.getElementById("app").replaceChildren(form);
+    document.body.classList.remove("live");
+    document.title = "Sluice · sign in";
+    input.focus();
+  }
+  if (msg) {
+    const err = document.getElementById("signin-error");
+    err.textContent = msg;
+    err.hidden = false;
+  }
 };
 
 Sluice.section = function (id, title, ...children) {
