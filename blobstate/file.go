@@ -150,3 +150,15 @@ func (b *Bucket) PruneEmptyDirs(key string) {
 		dir = filepath.Dir(dir)
 	}
 }
+
+// RemoveEmptyDirs removes the directories at and under prefix (a key prefix
+// ending in '/') that hold no files, in a file bucket; other buckets have
+// no directories. As with PruneEmptyDirs, call it only when nothing writes
+// under prefix any more.
+func (b *Bucket) RemoveEmptyDirs(prefix string) {
+	dir := strings.TrimSuffix(prefix, "/")
+	if b.kind != kindFile || checkKey(dir) != nil {
+		return
+	}
+	removeEmptyDirs(b.path(dir))
+}

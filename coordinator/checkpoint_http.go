@@ -82,7 +82,9 @@ func (c *Coordinator) handleAck(w http.ResponseWriter, r *http.Request) {
 	resp := api.AckResponse{}
 	if j, ok := c.cfg.Store.Job(a.Job); ok {
 		for _, h := range j.History {
-			if h.Status == "COMPLETED" && h.ID > resp.LatestCompleted {
+			// savepoints do not count: an intermediate one commits
+			// nothing, so its output must ride on the next checkpoint
+			if h.Status == "COMPLETED" && !h.Savepoint && h.ID > resp.LatestCompleted {
 				resp.LatestCompleted = h.ID
 			}
 		}

@@ -230,9 +230,18 @@ func (m *jobMaster) complete(ctx context.Context, j *store.Job, p *pendingCheckp
 	m.consecutiveFailures = 0
 	waiters := p.waiters
 	m.mu.Unlock()
-	if err := m.commit(ctx, st, cc.Commitables); err != nil {
-		// the output stays staged; recovery and the next leader commit it again
-		m.log.Warn().Err(err).Int64("checkpoint", p.id).Msg("commit staged output")
+	// An intermediate savepoint (the job goes on) commits nothing, as in
+	// Flink since 1.15: a restart restores the latest checkpoint, which may
+	// be older, and would then commit the same records again under later
+	// checkpoints' names. Its output stays staged; the executors carry it
+	// into the next checkpoint (AckResponse.LatestCompleted counts
+	// checkpoints only), which commits it, and a job resumed from the
+	// savepoint commits it on restore (same final names: no duplicates).
+	if !p.savepoint || j.CancelAfterSavepoint == p.id {
+		if err := m.commit(ctx, st, cc.Commitables); err != nil {
+			// the output stays staged; recovery and the next leader commit it again
+			m.log.Warn().Err(err).Int64("checkpoint", p.id).Msg("commit staged output")
+		}
 	}
 	if !p.savepoint {
 		if nj, ok := m.c.cfg.Store.Job(j.ID); ok {

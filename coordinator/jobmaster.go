@@ -140,7 +140,8 @@ func (m *jobMaster) setState(state api.JobState, errMsg string) error {
 		return err
 	}
 	if state.Terminal() {
-		m.c.archiveJob(m.id) // archive.go
+		m.c.archiveJob(m.id)           // archive.go
+		m.c.cleanStagingAfterEnd(m.id) // staging.go
 	}
 	return nil
 }
@@ -352,6 +353,7 @@ func (m *jobMaster) deploy(ctx context.Context, j *store.Job, restore *api.Resto
 			return m.setState(api.JobFailing, fmt.Sprintf("launch executor for slot %d: %v", e.Slot, err))
 		}
 		m.log.Debug().Str("executor", e.ID).Int("pid", pid).Msg("executor launched")
+		m.recordHandle(e.ID) // adopt.go
 	}
 	return nil
 }

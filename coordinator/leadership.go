@@ -92,12 +92,14 @@ func (c *Coordinator) lead() error {
 	c.agents.reset(time.Now())
 	st, _ := c.cfg.Store.Status()
 	c.log.Info().Uint64("term", st.Term).Msg("leading")
+	c.adoptExecutors() // adopt.go: earlier leaders' executors become this launcher's
 	for _, j := range c.cfg.Store.Jobs() {
 		if !j.State.Terminal() {
 			c.startMaster(j.ID)
 		}
 	}
 	c.startArchiveSweep(t) // archive.go: ended jobs without an archive get one
+	c.startStagingSweep(t) // staging.go: recently ended jobs get their staging cleaned
 	t.wg.Add(1)
 	go func() {
 		defer t.wg.Done()

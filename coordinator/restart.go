@@ -121,7 +121,8 @@ func (m *jobMaster) failure(j *store.Job, cause string) error {
 }
 
 // stepRestarting stops the failed attempt's executors, waits for the delay,
-// restores the newest good checkpoint and deploys the next attempt.
+// restores the newest good checkpoint, deletes the staged sink output that
+// will never be committed and deploys the next attempt.
 func (m *jobMaster) stepRestarting(ctx context.Context, j *store.Job) error {
 	if !allExited(j) {
 		for _, e := range j.Executors {
@@ -146,6 +147,7 @@ func (m *jobMaster) stepRestarting(ctx context.Context, j *store.Job) error {
 	if err != nil {
 		return err
 	}
+	m.cleanStagingBeforeRestart(ctx, j, restore) // staging.go
 	return m.deploy(ctx, j, restore)
 }
 

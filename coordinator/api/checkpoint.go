@@ -80,7 +80,7 @@ type CheckpointAck struct {
 
 // AckResponse answers a CheckpointAck.
 type AckResponse struct {
-	// LatestCompleted is the newest checkpoint (or savepoint) of the job
+	// LatestCompleted is the newest checkpoint (savepoints do not count) of the job
 	// that completed, so that the executor can stop carrying the sink
 	// output staged for it and earlier ones (see executor's uploader).
 	LatestCompleted int64 `json:"latestCompleted"`

@@ -62,6 +62,12 @@ type ContainerAppsConfig struct {
 // Apps Job: POST .../jobs/{job}/start with the executor's args and env as
 // the execution template, and Kill stops the execution. Nothing runs, or is
 // billed, between jobs.
+//
+// An execution does not depend on the process that started it, so another
+// ContainerApps (a new coordinator leader) can take it over: Handle names
+// the execution of a launched executor, and Adopt, given that name, makes
+// the executor its own, so that Kill stops it and its end is reported to
+// OnExit.
 type ContainerApps struct {
 	cfg ContainerAppsConfig
 
@@ -69,6 +75,7 @@ type ContainerApps struct {
 	execs   map[string]string // executor id -> execution name
 	stopped map[string]bool   // executors whose stop was asked for
 	next    int               // pseudo pids
+	closed  bool
 
 	ctx    context.Context // ends watchers on Close
 	cancel context.CancelFunc
@@ -106,8 +113,12 @@ func NewContainerApps(cfg ContainerAppsConfig) (*ContainerApps, error) {
 	return &ContainerApps{cfg: cfg, execs: map[string]string{}, stopped: map[string]bool{}, ctx: ctx, cancel: cancel}, nil
 }
 
-// Close stops watching executions (it does not stop them).
+// Close stops watching executions (it does not stop them); Launch and
+// Adopt fail from then on.
 func (l *ContainerApps) Close() error {
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
 	l.cancel()
 	l.wg.Wait()
 	return nil
@@ -147,7 +158,9 @@ func (l *ContainerApps) watch(executorID, name string, pid int) {
 			continue
 		}
 		l.mu.Lock()
-		delete(l.execs, executorID)
+		if l.execs[executorID] == name {
+			delete(l.execs, executorID)
+		}
 		stopped := l.stopped[executorID]
 		delete(l.stopped, executorID)
 		l.mu.Unlock()
@@ -203,7 +216,11 @@ func (l *ContainerApps) Launch(ctx context.Context, r Request) (int, error) {
 	}
 	l.mu.Lock()
 	_, dup := l.execs[r.ExecutorID]
+	closed := l.closed
 	l.mu.Unlock()
+	if closed {
+		return 0, fmt.Errorf("launch executor %s: %w", r.ExecutorID, ErrClosed)
+	}
 	if dup {
 		return 0, fmt.Errorf("launch executor %s: already running", r.ExecutorID)
 	}
@@ -240,14 +257,61 @@ func (l *ContainerApps) Launch(ctx context.Context, r Request) (int, error) {
 		return 0, fmt.Errorf("launch executor %s: start answered no execution name", r.ExecutorID)
 	}
 	l.mu.Lock()
-	l.execs[r.ExecutorID] = out.Name
-	l.next++
-	pid := l.next
+	pid := l.trackLocked(r.ExecutorID, out.Name)
 	l.mu.Unlock()
 	l.cfg.Logger.Info().Str("executor", r.ExecutorID).Str("execution", out.Name).Msg("executor execution started")
-	l.wg.Add(1)
-	go l.watch(r.ExecutorID, out.Name, pid)
 	return pid, nil
+}
+
+// trackLocked records an executor's execution and starts its watcher
+// (unless the launcher is closed); it returns the executor's pseudo pid.
+// l.mu is held.
+func (l *ContainerApps) trackLocked(executorID, name string) int {
+	l.execs[executorID] = name
+	l.next++
+	pid := l.next
+	if !l.closed {
+		l.wg.Add(1)
+		go l.watch(executorID, name, pid)
+	}
+	return pid
+}
+
+// Adopt takes over an executor's execution started by another ContainerApps
+// (the launcher of an earlier coordinator leader), given its Handle: from
+// then on Kill stops it, and its end is reported to OnExit once, by this
+// launcher's watcher. It makes no ARM call: an execution that has already
+// ended (or no longer exists) is reported ended at the watcher's first
+// look. Adopting an executor this launcher already tracks under the same
+// execution does nothing; under another execution it is an error.
+func (l *ContainerApps) Adopt(executorID, execution string) error {
+	if !idPattern.MatchString(executorID) {
+		return fmt.Errorf("adopt executor %q: invalid id: want [A-Za-z0-9._-]+, not starting with '.'", executorID)
+	}
+	if execution == "" || strings.ContainsAny(execution, "/?#") {
+		return fmt.Errorf("adopt executor %s: invalid execution name %q", executorID, execution)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cur, known := l.execs[executorID]
+	switch {
+	case l.closed:
+		return fmt.Errorf("adopt executor %s: %w", executorID, ErrClosed)
+	case known && cur == execution:
+		return nil
+	case known:
+		return fmt.Errorf("adopt executor %s (execution %s): it runs as execution %s here", executorID, execution, cur)
+	}
+	l.trackLocked(executorID, execution)
+	l.cfg.Logger.Info().Str("executor", executorID).Str("execution", execution).Msg("executor execution adopted")
+	return nil
+}
+
+// Handle returns what Adopt needs to take the executor over: the name of
+// its execution, while this launcher tracks it (it launched or adopted it,
+// and has not reported its end).
+func (l *ContainerApps) Handle(executorID string) (string, bool) {
+	return l.Execution(executorID)
 }
 
 // Kill stops the executor's execution.

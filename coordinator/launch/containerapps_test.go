@@ -3,6 +3,7 @@ package launch
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -221,5 +222,152 @@ func TestContainerAppsLauncherReportsExits(t *testing.T) {
 	}
 	if _, ok := l.Execution("j-s0-a1"); ok {
 		t.Error("an ended execution is still tracked")
+	}
+}
+
+// TestContainerAppsAdopt has a second launcher (a new coordinator leader)
+// take over the executions the first one started, from their handles: it
+// stops one (the fake sees the stop call) and reports the end of each
+// exactly once, including one that had ended before it was adopted;
+// adopting twice changes nothing.
+func TestContainerAppsAdopt(t *testing.T) {
+	arm := &fakeARM{running: map[string]bool{}, jobsPath: "/subscriptions/sub-1/resourceGroups/rg-sluice/providers/Microsoft.App/jobs/caj-executor"}
+	srv := httptest.NewServer(arm)
+	defer srv.Close()
+	cfg := ContainerAppsConfig{
+		SubscriptionID: "sub-1", ResourceGroup: "rg-sluice", JobName: "caj-executor", Image: "sluice:test",
+		Endpoint: srv.URL, Credential: fakeCredential{}, PollInterval: 10 * time.Millisecond,
+	}
+	// the old leader: it starts the executions, then goes away without
+	// seeing any of them end
+	old, err := NewContainerApps(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ids := []string{"j-s0-a1", "j-s1-a1", "j-s2-a1", "j-s3-a1"}
+	handles := map[string]string{}
+	for _, id := range ids {
+		if _, err := old.Launch(ctx, Request{ExecutorID: id}); err != nil {
+			t.Fatal(err)
+		}
+		h, ok := old.Handle(id)
+		if !ok || h == "" {
+			t.Fatalf("no handle for %s", id)
+		}
+		handles[id] = h
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Launch(ctx, Request{ExecutorID: "j-s9-a1"}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("launch after close: %v", err)
+	}
+	set := func(id, status string) {
+		arm.mu.Lock()
+		arm.status[handles[id]] = status
+		arm.mu.Unlock()
+	}
+	set("j-s3-a1", "Succeeded") // ended while no leader watched it
+
+	// the new leader
+	exits := make(chan Exit, 8)
+	cfg.OnExit = func(e Exit) { exits <- e }
+	l, err := NewContainerApps(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.Kill("j-s0-a1"); err == nil {
+		t.Fatal("killed an executor before adopting it")
+	}
+	for _, id := range ids {
+		for range 2 { // adopting twice is harmless
+			if err := l.Adopt(id, handles[id]); err != nil {
+				t.Fatalf("adopt %s: %v", id, err)
+			}
+		}
+		if h, ok := l.Handle(id); !ok || h != handles[id] {
+			t.Fatalf("handle of adopted %s: %q %v", id, h, ok)
+		}
+	}
+	if err := l.Adopt("j-s0-a1", "caj-executor-99"); err == nil || !strings.Contains(err.Error(), handles["j-s0-a1"]) {
+		t.Fatalf("adopting a tracked executor under another execution: %v", err)
+	}
+	for _, bad := range [][2]string{{"../evil", "caj-executor-1"}, {"j-s5-a1", ""}, {"j-s5-a1", "x/../../stop"}} {
+		if err := l.Adopt(bad[0], bad[1]); err == nil {
+			t.Fatalf("adopt %q as %q accepted", bad[0], bad[1])
+		}
+	}
+
+	if err := l.Kill("j-s0-a1"); err != nil {
+		t.Fatalf("kill an adopted executor: %v", err)
+	}
+	arm.mu.Lock()
+	stopped := append([]string(nil), arm.stopped...)
+	arm.mu.Unlock()
+	if len(stopped) != 1 || stopped[0] != handles["j-s0-a1"] {
+		t.Fatalf("the fake saw stops of %v, want [%s]", stopped, handles["j-s0-a1"])
+	}
+	set("j-s1-a1", "Succeeded")
+	set("j-s2-a1", "Failed")
+
+	got := map[string]Exit{}
+	timeout := time.After(10 * time.Second)
+	for len(got) < len(ids) {
+		select {
+		case e := <-exits:
+			if _, dup := got[e.ExecutorID]; dup {
+				t.Fatalf("exit of %s reported twice", e.ExecutorID)
+			}
+			got[e.ExecutorID] = e
+		case <-timeout:
+			t.Fatalf("exits reported: %v", got)
+		}
+	}
+	if e := got["j-s0-a1"]; !e.Stopped || e.Err == nil || !strings.Contains(e.Err.Error(), "Stopped") {
+		t.Errorf("killed execution: %+v", e)
+	}
+	if e := got["j-s1-a1"]; e.Err != nil || e.Stopped {
+		t.Errorf("succeeded execution: %+v", e)
+	}
+	if e := got["j-s2-a1"]; e.Err == nil || !strings.Contains(e.Err.Error(), "Failed") {
+		t.Errorf("failed execution: %+v", e)
+	}
+	if e := got["j-s3-a1"]; e.Err != nil || e.Stopped {
+		t.Errorf("execution that ended before the adoption: %+v", e)
+	}
+	for _, id := range ids {
+		if _, ok := l.Handle(id); ok {
+			t.Errorf("ended %s is still tracked", id)
+		}
+	}
+	if err := l.Kill("j-s1-a1"); err == nil {
+		t.Fatal("killed an executor whose end was reported")
+	}
+	// an execution ARM no longer knows is reported vanished
+	if err := l.Adopt("j-s7-a1", "caj-executor-404"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case e := <-exits:
+		if e.ExecutorID != "j-s7-a1" || e.Err == nil || !strings.Contains(e.Err.Error(), "Vanished") {
+			t.Fatalf("exit of a vanished execution: %+v", e)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the end of an unknown execution was not reported")
+	}
+	// Close waits for every watcher: whatever any of them reported is in
+	// the channel now, and there must be nothing more
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case e := <-exits:
+		t.Fatalf("a second exit report: %+v", e)
+	default:
+	}
+	if err := l.Adopt("j-s8-a1", "caj-executor-1"); !errors.Is(err, ErrClosed) {
+		t.Fatalf("adopt after close: %v", err)
 	}
 }

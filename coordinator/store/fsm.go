@@ -25,6 +25,7 @@ type Command struct {
 	Split    *SplitCmd    `json:"split,omitempty"`
 	Exit     *ExitCmd     `json:"exit,omitempty"`
 	Deploy   *DeployCmd   `json:"deploy,omitempty"`
+	Launched *LaunchedCmd `json:"launched,omitempty"`
 	Retire   *RetireCmd   `json:"retire,omitempty"`
 
 	Trigger       *TriggerCmd       `json:"trigger,omitempty"`
@@ -127,6 +128,15 @@ type RegisterCmd struct {
 	ExecutorID string `json:"executorId"`
 	DataAddr   string `json:"dataAddr"`
 	PID        int    `json:"pid"`
+}
+
+// LaunchedCmd records the launcher's handle of an executor it started (for
+// Container Apps, the execution's name), so that a later leader can adopt
+// the executor: stop it and learn when it ends.
+type LaunchedCmd struct {
+	Job        string `json:"job"`
+	ExecutorID string `json:"executorId"`
+	Handle     string `json:"handle"`
 }
 
 // ExitCmd records that an executor process ended.
@@ -258,6 +268,13 @@ func (f *fsm) apply(c *Command) interface{} {
 		_ = j
 		e.DataAddr = c.Register.DataAddr
 		e.PID = c.Register.PID
+		return nil
+	case c.Launched != nil:
+		_, e, err := f.executor(c.Launched.Job, c.Launched.ExecutorID)
+		if err != nil {
+			return err
+		}
+		e.Handle = c.Launched.Handle
 		return nil
 	case c.Exit != nil:
 		_, e, err := f.executor(c.Exit.Job, c.Exit.ExecutorID)

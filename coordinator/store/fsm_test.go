@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -125,5 +126,72 @@ func TestSnapshotRestore(t *testing.T) {
 	j, ok := g.job("j1")
 	if !ok || len(j.Splits["src"].Pending) != 2 {
 		t.Fatalf("restored job: %+v", j)
+	}
+}
+
+// TestLaunchHandleSurvivesSnapshots records an executor's launch handle
+// and checks it is in the job after Apply and after a snapshot is
+// restored, that a handle for an unknown executor is refused, and that a
+// snapshot written before handles existed still restores.
+func TestLaunchHandleSurvivesSnapshots(t *testing.T) {
+	f := newFSM()
+	applyCmd(t, f, Command{Submit: &SubmitCmd{Job: testJob()}})
+	applyCmd(t, f, Command{Deploy: &DeployCmd{ID: "j1", Attempt: 1, Executors: []*Executor{
+		{ID: "j1-s0-a1", Slot: 0, Attempt: 1}, {ID: "j1-s1-a1", Slot: 1, Attempt: 1},
+	}}})
+	if r := applyCmd(t, f, Command{Launched: &LaunchedCmd{Job: "j1", ExecutorID: "j1-s1-a1", Handle: "caj-executor-7"}}); r != nil {
+		t.Fatalf("launched: %v", r)
+	}
+	if err, _ := applyCmd(t, f, Command{Launched: &LaunchedCmd{Job: "j1", ExecutorID: "j1-s9-a1", Handle: "x"}}).(error); err == nil {
+		t.Fatal("a handle for an executor the job does not have was recorded")
+	}
+	if err, _ := applyCmd(t, f, Command{Launched: &LaunchedCmd{Job: "nope", ExecutorID: "nope-s0-a1", Handle: "x"}}).(error); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a handle for an unknown job: %v", err)
+	}
+	check := func(f *fsm, what string) {
+		t.Helper()
+		j, ok := f.job("j1")
+		if !ok {
+			t.Fatalf("%s: no job", what)
+		}
+		if h := j.Executors[1].Handle; h != "caj-executor-7" {
+			t.Fatalf("%s: handle of slot 1 is %q", what, h)
+		}
+		if h := j.Executors[0].Handle; h != "" {
+			t.Fatalf("%s: handle of slot 0 is %q", what, h)
+		}
+	}
+	check(f, "after apply")
+
+	snap, err := f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sink memSink
+	if err := snap.Persist(&sink); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(sink.Bytes(), []byte(`"handle":"caj-executor-7"`)) {
+		t.Fatalf("snapshot lacks the handle: %s", sink.String())
+	}
+	g := newFSM()
+	if err := g.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))); err != nil {
+		t.Fatal(err)
+	}
+	check(g, "after restore")
+
+	// a snapshot of an earlier version: a bare job array, no handles
+	old := `[{"id":"j1","state":"SCHEDULED","attempt":1,"executors":{"0":{"id":"j1-s0-a1","slot":0,"attempt":1}},"tasks":{},"splits":{}}]`
+	h := newFSM()
+	if err := h.Restore(io.NopCloser(strings.NewReader(old))); err != nil {
+		t.Fatalf("restore an old snapshot: %v", err)
+	}
+	j, ok := h.job("j1")
+	if !ok || j.Executors[0].ID != "j1-s0-a1" || j.Executors[0].Handle != "" {
+		t.Fatalf("job of an old snapshot: %+v", j)
+	}
+	// and the log goes on from there
+	if r := applyCmd(t, h, Command{Launched: &LaunchedCmd{Job: "j1", ExecutorID: "j1-s0-a1", Handle: "caj-executor-1"}}); r != nil {
+		t.Fatalf("launched after an old snapshot: %v", r)
 	}
 }

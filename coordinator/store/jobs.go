@@ -101,6 +101,10 @@ type Executor struct {
 	// Agent is the agent whose host runs the process ("" for the local
 	// process launcher), so that any leader can have it killed.
 	Agent string `json:"agent,omitempty"`
+	// Handle is the launcher's handle of the executor (for Container Apps,
+	// the execution's name; "" for local processes and agents), recorded
+	// right after the launch, so that a later leader can adopt it.
+	Handle string `json:"handle,omitempty"`
 	// Exited is set once the launcher saw the process end.
 	Exited   bool   `json:"exited,omitempty"`
 	ExitInfo string `json:"exitInfo,omitempty"`

@@ -14,7 +14,7 @@ import (
 // object, hidden under the prefix (readers and the files source skip path
 // elements that start with '_'):
 //
-//	<prefix>_staging/<job>/<vertex>-<subtask>-<attempt nonce>-<seq>.<ext>
+//	<prefix>_staging/<job>/a<attempt>/<vertex>-<subtask>-<attempt nonce>-<seq>.<ext>
 //
 // PrepareCommit(n) closes (uploads) the staged object and returns it with
 // its final name:
@@ -43,6 +43,21 @@ import (
 // has finished) maps to the same name, so at most one copy is ever
 // visible. Staged names, in turn, carry a random per-attempt nonce, so a
 // zombie attempt can never overwrite what the current attempt staged.
+//
+// Staged objects that will never be committed (those of a checkpoint that
+// failed, or that an attempt staged after its last complete checkpoint
+// before it was killed, or of a job cancelled or failed) are deleted by
+// the coordinator, which knows the area (operator.Definition.Staging) and
+// which attempt staged an object (its a<attempt> directory): when it
+// restarts the job, from the attempts that ended, once the restored
+// checkpoint is committed and before the next attempt starts; when the
+// job ends, everything, once every commit is done. Objects that a complete
+// checkpoint or savepoint references but that are not committed yet stay.
+// A zombie executor of an ended attempt (one the coordinator counts as
+// exited but that still runs, on an agent cut off from it, say) may stage
+// an object after the restart's clean-up; it is never committed (its
+// acknowledgements are refused) and the clean-up at the next restart or
+// at the job's end deletes it.
 //
 // Empty parts: a checkpoint interval without records stages nothing, but at
 // FinalCheckpoint a subtask that staged nothing at all in this attempt
@@ -117,5 +132,6 @@ func filesSinkDef() operator.Definition {
 			"(or the job) completes.",
 		NewConfig:   func() any { return newFilesSinkConfig() },
 		NewOperator: newFilesSink,
+		Staging:     filesStaging,
 	}
 }

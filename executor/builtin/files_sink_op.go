@@ -25,7 +25,7 @@ type filesSink struct {
 	prefix   string // expanded, "" or ending in '/'
 	vertex   string
 	subtask  int
-	staging  string // "<prefix>_staging/<job>/<vertex>-<subtask>-<nonce>-"
+	staging  string // "<prefix>_staging/<job>/a<attempt>/<vertex>-<subtask>-<nonce>-"
 	ext      string
 	seq      int // staged objects opened
 	prepared int // staged objects handed to PrepareCommit
@@ -73,6 +73,13 @@ func expandPrefix(prefix, job string) string {
 	return prefix
 }
 
+// filesStaging is the files sink's staging area for a job:
+// <prefix>_staging/<job>/ in its bucket.
+func filesStaging(cfg any, job string) operator.StagingArea {
+	c := cfg.(*FilesSinkConfig)
+	return operator.StagingArea{Bucket: c.Bucket, Prefix: expandPrefix(c.Prefix, job) + "_staging/" + job + "/"}
+}
+
 // partName returns the final name of a subtask's part for checkpoint id
 // (or operator.FinalCheckpoint).
 func partName(prefix, vertex string, subtask int, id int64, ext string) string {
@@ -95,7 +102,8 @@ func (s *filesSink) Open(ctx context.Context, oc operator.Context, _ operator.Em
 	s.bucket, s.ctx = b, ctx
 	s.prefix = expandPrefix(s.cfg.Prefix, oc.Job())
 	s.vertex, s.subtask = oc.Vertex(), oc.Subtask()
-	s.staging = fmt.Sprintf("%s_staging/%s/%s-%05d-%s-", s.prefix, oc.Job(), s.vertex, s.subtask, hex.EncodeToString(nonce[:]))
+	area := filesStaging(s.cfg, oc.Job())
+	s.staging = fmt.Sprintf("%s%s-%05d-%s-", area.AttemptDir(oc.Attempt()), s.vertex, s.subtask, hex.EncodeToString(nonce[:]))
 	if s.cfg.Format == formatCSV {
 		s.row = make([]string, len(s.cfg.Fields))
 	}

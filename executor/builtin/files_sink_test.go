@@ -173,11 +173,11 @@ func (s *sinkRun) read(key string) string {
 // CSV header.
 func TestFilesSinkCheckpoints(t *testing.T) {
 	oc, b := memContext(t)
-	oc.JobID, oc.VertexID, oc.SubtaskID = "j", "out", 1
+	oc.JobID, oc.VertexID, oc.SubtaskID, oc.AttemptNo = "j", "out", 1, 3
 	s := openSink(t, oc, `{"prefix":"res/{job}/","format":"csv","fields":["w"],"header":true}`)
 	s.process(`{"w":"a"}`, `{"w":"b"}`)
 	c1 := s.prepare(1)
-	if len(c1) != 1 || c1[0].Final != "res/j/part-out-00001-000001.csv" || !strings.HasPrefix(c1[0].Staged, "res/j/_staging/j/out-00001-") || c1[0].Bucket != "" {
+	if len(c1) != 1 || c1[0].Final != "res/j/part-out-00001-000001.csv" || !strings.HasPrefix(c1[0].Staged, "res/j/_staging/j/a3/out-00001-") || c1[0].Bucket != "" {
 		t.Fatalf("checkpoint 1: %+v", c1)
 	}
 	if got := s.prepare(2); len(got) != 0 {
@@ -214,6 +214,41 @@ func TestFilesSinkCheckpoints(t *testing.T) {
 	}
 	if keys := listAll(t, b); !slices.Equal(keys, []string{"res/j/part-out-00001-000001.csv", "res/j/part-out-00001-000003.csv"}) {
 		t.Fatalf("objects %q", keys)
+	}
+}
+
+// TestFilesSinkStagingArea checks that the sink stages where its
+// definition says, in its attempt's directory: the coordinator deletes
+// staged objects that will never be committed by that layout.
+func TestFilesSinkStagingArea(t *testing.T) {
+	d := def(t, "files:sink")
+	for _, tc := range []struct {
+		cfg, job string
+		attempt  int
+		want     operator.StagingArea
+	}{
+		{`{"prefix":"res/{job}/"}`, "j1", 2, operator.StagingArea{Prefix: "res/j1/_staging/j1/"}},
+		{`{"prefix":"out","bucket":"mem://x"}`, "j2", 1, operator.StagingArea{Bucket: "mem://x", Prefix: "out/_staging/j2/"}},
+	} {
+		cfg, errs := d.DecodeConfig([]byte(tc.cfg))
+		if len(errs) > 0 {
+			t.Fatal(errs[0])
+		}
+		area := d.Staging(cfg, tc.job)
+		if area != tc.want {
+			t.Errorf("%s: staging area %+v, want %+v", tc.cfg, area, tc.want)
+		}
+		oc, _ := memContext(t)
+		oc.JobID, oc.VertexID, oc.AttemptNo = tc.job, "out", tc.attempt
+		s := openSink(t, oc, tc.cfg)
+		s.process(`{"w":"a"}`)
+		cs := s.prepare(1)
+		if len(cs) != 1 || !strings.HasPrefix(cs[0].Staged, area.AttemptDir(tc.attempt)) {
+			t.Fatalf("%s: staged %+v, not under %s", tc.cfg, cs, area.AttemptDir(tc.attempt))
+		}
+		if got, ok := area.Attempt(cs[0].Staged); !ok || got != tc.attempt {
+			t.Errorf("%s: attempt of %s = %d, %v; want %d", tc.cfg, cs[0].Staged, got, ok, tc.attempt)
+		}
 	}
 }
 

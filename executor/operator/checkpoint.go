@@ -1,5 +1,10 @@
 package operator
 
+import (
+	"strconv"
+	"strings"
+)
+
 // Checkpoints, event time and exactly-once output: optional interfaces that
 // operators and sources implement when they need them. The runtime checks
 // for them with type assertions. All methods are called on the subtask's
@@ -57,6 +62,46 @@ type Committer interface {
 	// PrepareCommit finishes everything staged since the previous call and
 	// returns it. id is the checkpoint, or FinalCheckpoint after EndInput.
 	PrepareCommit(id int64) ([]Commitable, error)
+}
+
+// StagingArea is where an exactly-once sink stages its output for one job
+// (Definition.Staging): every object under Prefix in Bucket is staged
+// output of that job, in the directory of the attempt that staged it,
+// AttemptDir(attempt). The coordinator deletes what no complete checkpoint
+// will commit: when it restarts the job, the objects of the attempts that
+// ended (before the next one starts); when the job ends, everything left.
+type StagingArea struct {
+	// Bucket is the bucket URL; "" is the job's default bucket.
+	Bucket string
+	// Prefix ends with '/' and names a path element that is the job id, so
+	// that no two jobs share an area.
+	Prefix string
+}
+
+// AttemptDir is the key prefix under which attempt (Context.Attempt)
+// stages its objects: Prefix + "a<attempt>/".
+func (a StagingArea) AttemptDir(attempt int) string {
+	return a.Prefix + "a" + strconv.Itoa(attempt) + "/"
+}
+
+// Attempt returns the attempt that staged key, read from its directory
+// under Prefix; ok is false for a key outside the area or outside every
+// attempt's directory.
+func (a StagingArea) Attempt(key string) (attempt int, ok bool) {
+	rest, ok := strings.CutPrefix(key, a.Prefix)
+	if !ok {
+		return 0, false
+	}
+	dir, _, ok := strings.Cut(rest, "/")
+	digits, isAttempt := strings.CutPrefix(dir, "a")
+	if !ok || !isAttempt {
+		return 0, false
+	}
+	n, err := strconv.Atoi(digits)
+	if err != nil || n < 1 || strconv.Itoa(n) != digits {
+		return 0, false
+	}
+	return n, true
 }
 
 // SplitAdvancer is implemented by sources that can skip into a split

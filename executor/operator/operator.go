@@ -44,6 +44,9 @@ type Context interface {
 	Vertex() string
 	// Subtask is this parallel instance's index, in [0, Parallelism()).
 	Subtask() int
+	// Attempt is the job's deployment attempt: 1 for the first, one more
+	// after each restart. Every subtask of an attempt sees the same number.
+	Attempt() int
 	// Parallelism is the vertex's parallelism.
 	Parallelism() int
 	// Logger carries the job, vertex and subtask fields.

@@ -63,6 +63,12 @@ type Definition struct {
 	// the coordinator looks for new splits (0 for a bounded configuration).
 	// A continuous source's subtasks wait for new splits instead of ending.
 	Discover func(cfg any) time.Duration
+	// Staging optionally names the staging area of an exactly-once sink (a
+	// Committer) for a job; the sink stages every object under
+	// StagingArea.AttemptDir(Context.Attempt()). The coordinator then
+	// deletes staged objects that will never be committed (see
+	// StagingArea). Nothing else may be stored in the area.
+	Staging func(cfg any, job string) StagingArea
 }
 
 // Validator is implemented by config structs that check themselves. Return

@@ -37,6 +37,7 @@ func (t *Task) newContext(s *stage, pos int) *opContext {
 func (c *opContext) Job() string            { return c.t.cfg.Job }
 func (c *opContext) Vertex() string         { return c.s.vertex }
 func (c *opContext) Subtask() int           { return c.t.cfg.ID.Index }
+func (c *opContext) Attempt() int           { return max(c.t.cfg.Attempt, 1) }
 func (c *opContext) Parallelism() int       { return c.t.pipe.Parallelism }
 func (c *opContext) Logger() zerolog.Logger { return c.log }
 func (c *opContext) Stdout() io.Writer      { return c.t.cfg.Stdout }

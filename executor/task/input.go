@@ -30,6 +30,7 @@ type aligner struct {
 
 	wm       []int64
 	idle     []bool
+	outIdle  bool // the subtask's outputs are idle (updateOutputIdle)
 	decoders []spanDecoder
 }
 
@@ -105,7 +106,10 @@ func (t *Task) handleEvent(c int, ev *exchange.Event) error {
 				return err
 			}
 		}
-		return t.recomputeWatermark()
+		if err := t.recomputeWatermark(); err != nil {
+			return err
+		}
+		return t.updateOutputIdle()
 	case eventBarrier:
 		b, err := decodeBarrier(ev.Payload)
 		if err != nil {
@@ -121,12 +125,47 @@ func (t *Task) handleEvent(c int, ev *exchange.Event) error {
 			a.wm[c] = wm
 		}
 		a.idle[c] = false
+		if err := t.updateOutputIdle(); err != nil { // active again before the watermark goes on
+			return err
+		}
 		return t.recomputeWatermark()
 	case eventIdle:
 		a.idle[c] = len(ev.Payload) == 1 && ev.Payload[0] == 1
-		return t.recomputeWatermark()
+		if !a.idle[c] {
+			if err := t.updateOutputIdle(); err != nil {
+				return err
+			}
+		}
+		if err := t.recomputeWatermark(); err != nil {
+			return err
+		}
+		return t.updateOutputIdle()
 	}
 	return nil
+}
+
+// updateOutputIdle passes idleness on: the subtask's outputs are idle while
+// every input channel that has not ended is idle (as Flink's
+// StatusWatermarkValve), so that a subtask whose only inputs are idle
+// source subtasks (behind a forward edge that is not chained, say) does not
+// hold back the watermark of the operators downstream. They are active
+// again as soon as one input is.
+func (t *Task) updateOutputIdle() error {
+	a := t.align
+	idle, open := true, false
+	for c := range a.idle {
+		if a.ended[c] {
+			continue
+		}
+		open = true
+		idle = idle && a.idle[c]
+	}
+	idle = idle && open // with every input ended, the end of input goes on
+	if idle == a.outIdle {
+		return nil
+	}
+	a.outIdle = idle
+	return t.broadcastEvent(encodeIdle(idle))
 }
 
 // barrierArrived handles barrier b on channel c (fromChannel is false when
@@ -176,24 +215,36 @@ func (t *Task) unblockAll() {
 }
 
 // recomputeWatermark advances the subtask's watermark to the minimum over
-// the channels that are neither ended nor idle.
+// the channels that are neither ended nor idle. When every channel that
+// has not ended is idle, it advances to the largest of their watermarks
+// instead (as Flink's StatusWatermarkValve): the last input to turn idle
+// may have sent a watermark that the others held back, and nothing holds
+// it back any more.
 func (t *Task) recomputeWatermark() error {
 	a := t.align
-	min, any := int64(math.MaxInt64), false
+	lo, active := int64(math.MaxInt64), false
+	hi, open := int64(math.MinInt64), false
 	for c := range a.wm {
-		if a.ended[c] || a.idle[c] {
+		if a.ended[c] {
 			continue
 		}
-		any = true
-		if a.wm[c] < min {
-			min = a.wm[c]
+		open = true
+		hi = max(hi, a.wm[c])
+		if a.idle[c] {
+			continue
+		}
+		active = true
+		lo = min(lo, a.wm[c])
+	}
+	switch {
+	case active:
+		if lo > t.watermark {
+			return t.advanceWatermark(lo)
+		}
+	case open: // all idle
+		if hi > t.watermark {
+			return t.advanceWatermark(hi)
 		}
 	}
-	if !any {
-		return nil // all idle (or ended: the end of input sends +inf)
-	}
-	if min > t.watermark {
-		return t.advanceWatermark(min)
-	}
-	return nil
+	return nil // every channel ended: the end of input sends +inf
 }

@@ -116,17 +116,22 @@ func (t *Task) pollSource() error {
 		return nil
 	}
 	t.syncCounters()
-	if r.ts != nil {
-		if r.idleTimeout > 0 && !r.idle && time.Since(r.lastRecordAt) > r.idleTimeout {
-			r.idle = true
-			return t.broadcastEvent(encodeIdle(true))
-		}
-		if r.maxTs != math.MinInt64 && !r.idle {
+	if r.ts != nil && !r.idle {
+		// the watermark of the records read so far goes out even when the
+		// subtask turns idle now (an idleTimeout shorter than the watermark
+		// interval)
+		if r.maxTs != math.MinInt64 {
 			// as Flink's bounded out-of-orderness: max - delay - 1
 			if wm := r.maxTs - r.delay - 1; wm > r.lastEmitWM {
 				r.lastEmitWM = wm
-				return t.emitWatermark(wm)
+				if err := t.emitWatermark(wm); err != nil {
+					return err
+				}
 			}
+		}
+		if r.idleTimeout > 0 && time.Since(r.lastRecordAt) > r.idleTimeout {
+			r.idle = true
+			return t.broadcastEvent(encodeIdle(true))
 		}
 	}
 	return nil

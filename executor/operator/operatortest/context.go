@@ -44,6 +44,7 @@ type Context struct {
 	VertexID    string // Vertex(); "" means "v"
 	SubtaskID   int    // Subtask()
 	NumSubtasks int    // Parallelism(); 0 means 1
+	AttemptNo   int    // Attempt(); 0 means 1
 
 	// DefaultBucket is what Bucket("") returns; nil means an in-memory
 	// bucket created on first use and closed with the context.
@@ -142,6 +143,9 @@ func (c *Context) Vertex() string { return or(c.VertexID, "v") }
 
 // Subtask implements operator.Context.
 func (c *Context) Subtask() int { return c.SubtaskID }
+
+// Attempt implements operator.Context.
+func (c *Context) Attempt() int { return max(c.AttemptNo, 1) }
 
 // Parallelism implements operator.Context and operator.EnumerateEnv.
 func (c *Context) Parallelism() int { return max(c.NumSubtasks, 1) }
