@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"os/exec"
-	"path"
 	"strings"
 	"testing"
 	"time"
@@ -87,18 +86,7 @@ func TestClusterLeaderKilledAsJobEndsLeavesOneArchive(t *testing.T) {
 			t.Errorf("archive of %s says %s, want FINISHED", id, a.Job.State)
 		}
 	}
-	objs, err := b.List(ctx, archive.Prefix, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	perJob := map[string][]string{}
-	for _, o := range objs {
-		id := strings.TrimSuffix(path.Base(o.Key), ".json")
-		if f := strings.Split(path.Base(o.Key), "_"); len(f) > 1 {
-			id = f[1] // an index entry
-		}
-		perJob[id] = append(perJob[id], o.Key)
-	}
+	perJob := archiveObjects(t, b)
 	for _, id := range ids {
 		if n := len(perJob[id]); n != 3 {
 			t.Errorf("job %s has %d objects under %s, want its archive and one entry in each of 2 views: %v", id, n, archive.Prefix, perJob[id])

@@ -102,21 +102,7 @@ func TestUnboundedKeyedCountExactlyOnceUnderKills(t *testing.T) {
 	}
 	c := startTestCluster(t)
 	const keys = 13
-	id := c.submit(t, map[string]any{
-		"name":          "unbounded-count",
-		"defaults":      map[string]any{"parallelism": 2},
-		"checkpointing": map[string]any{"interval": "500ms"},
-		"restart":       map[string]any{"strategy": "fixed-delay", "delay": "50ms", "attempts": 20},
-		"vertices": []map[string]any{
-			{"id": "gen", "operator": "datagen", "config": map[string]any{"keys": keys, "rate": 3000}},
-			{"id": "cnt", "operator": "count", "config": map[string]any{"emit": "every"}},
-			{"id": "out", "operator": "files", "config": map[string]any{"prefix": "counts/{job}/", "format": "jsonl"}},
-		},
-		"edges": []map[string]any{
-			{"from": "gen", "to": "cnt", "partitioning": "hash", "key": "key"},
-			{"from": "cnt", "to": "out"},
-		},
-	})
+	id := c.submit(t, runningCountSpec(countJob{Name: "unbounded-count", Keys: keys, Rate: 3000, Interval: "500ms"}))
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	for kill := 0; kill < 5; kill++ {
 		before := c.completedCheckpoints(t, id)
@@ -466,21 +452,7 @@ func TestIntermediateSavepointThenKill(t *testing.T) {
 	}
 	c := startTestCluster(t)
 	const keys = 7
-	id := c.submit(t, map[string]any{
-		"name":          "savepoint-then-kill",
-		"defaults":      map[string]any{"parallelism": 2},
-		"checkpointing": map[string]any{"interval": "3s"},
-		"restart":       map[string]any{"strategy": "fixed-delay", "delay": "50ms", "attempts": 5},
-		"vertices": []map[string]any{
-			{"id": "gen", "operator": "datagen", "config": map[string]any{"keys": keys, "rate": 2000}},
-			{"id": "cnt", "operator": "count", "config": map[string]any{"emit": "every"}},
-			{"id": "out", "operator": "files", "config": map[string]any{"prefix": "counts/{job}/", "format": "jsonl"}},
-		},
-		"edges": []map[string]any{
-			{"from": "gen", "to": "cnt", "partitioning": "hash", "key": "key"},
-			{"from": "cnt", "to": "out"},
-		},
-	})
+	id := c.submit(t, runningCountSpec(countJob{Name: "savepoint-then-kill", Keys: keys, Rate: 2000, Interval: "3s"}))
 	waitFor(t, time.Minute, "a first checkpoint", func() bool { return c.completedCheckpoints(t, id) >= 1 })
 	before := c.completedCheckpoints(t, id)
 	sp, err := c.client.Savepoint(context.Background(), id, false)

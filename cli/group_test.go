@@ -288,15 +288,40 @@ func (g *group) completed(id string) int {
 // unboundedCountSpec is a keyed running count with one output record per
 // input record, checkpointed often, into the exactly-once files sink.
 func unboundedCountSpec(keys int) map[string]any {
+	return runningCountSpec(countJob{Name: "group-count", Keys: int64(keys), Rate: 2000, Interval: "300ms"})
+}
+
+// countJob describes a keyed running count ("emit: every", one output
+// record per input record) over datagen at p=2 into the exactly-once files
+// sink.
+type countJob struct {
+	Name   string
+	Prefix string // default counts/{job}/ (checkExactRunningCounts reads it)
+	Count  int64  // records; 0 is unbounded
+	Keys   int64
+	Rate   int // records per second
+	Chunk  int // datagen's chunk; 0 is its default
+	// Interval is the checkpoint interval.
+	Interval string
+}
+
+func runningCountSpec(o countJob) map[string]any {
+	if o.Prefix == "" {
+		o.Prefix = "counts/{job}/"
+	}
+	gen := map[string]any{"count": o.Count, "keys": o.Keys, "rate": o.Rate}
+	if o.Chunk > 0 {
+		gen["chunk"] = o.Chunk
+	}
 	return map[string]any{
-		"name":          "group-count",
+		"name":          o.Name,
 		"defaults":      map[string]any{"parallelism": 2},
-		"checkpointing": map[string]any{"interval": "300ms", "timeout": "10s"},
-		"restart":       map[string]any{"strategy": "fixed-delay", "delay": "100ms", "attempts": 20},
+		"checkpointing": map[string]any{"interval": o.Interval, "timeout": "10s"},
+		"restart":       map[string]any{"strategy": "fixed-delay", "delay": "50ms", "attempts": 20},
 		"vertices": []map[string]any{
-			{"id": "gen", "operator": "datagen", "config": map[string]any{"keys": keys, "rate": 2000}},
+			{"id": "gen", "operator": "datagen", "config": gen},
 			{"id": "cnt", "operator": "count", "config": map[string]any{"emit": "every"}},
-			{"id": "out", "operator": "files", "config": map[string]any{"prefix": "counts/{job}/", "format": "jsonl"}},
+			{"id": "out", "operator": "files", "config": map[string]any{"prefix": o.Prefix, "format": "jsonl"}},
 		},
 		"edges": []map[string]any{
 			{"from": "gen", "to": "cnt", "partitioning": "hash", "key": "key"},

@@ -95,17 +95,9 @@ func TestLeaderArchivesEndedJobsWithoutArchive(t *testing.T) {
 		t.Errorf("the archive the sweep wrote: %+v", a.Job)
 	}
 	perJob := func() map[string]int {
-		objs, err := b.List(ctx, archive.Prefix, "")
-		if err != nil {
-			t.Fatal(err)
-		}
 		n := map[string]int{}
-		for _, o := range objs {
-			id := strings.TrimSuffix(path.Base(o.Key), ".json")
-			if f := strings.Split(path.Base(o.Key), "_"); len(f) > 1 {
-				id = f[1] // an index entry
-			}
-			n[id]++
+		for id, keys := range archiveObjects(t, b) {
+			n[id] = len(keys)
 		}
 		return n
 	}
@@ -125,4 +117,23 @@ func TestLeaderArchivesEndedJobsWithoutArchive(t *testing.T) {
 			t.Errorf("job %s has %d objects under %s after the sweep, want 3", id, n, archive.Prefix)
 		}
 	}
+}
+
+// archiveObjects lists the objects under archive/ by the job they belong
+// to: its archive and its index entries (one per view).
+func archiveObjects(t *testing.T, b *blobstate.Bucket) map[string][]string {
+	t.Helper()
+	objs, err := b.List(context.Background(), archive.Prefix, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	perJob := map[string][]string{}
+	for _, o := range objs {
+		id := strings.TrimSuffix(path.Base(o.Key), ".json")
+		if f := strings.Split(path.Base(o.Key), "_"); len(f) > 1 {
+			id = f[1] // an index entry
+		}
+		perJob[id] = append(perJob[id], o.Key)
+	}
+	return perJob
 }

@@ -57,25 +57,6 @@ func exists(bucketDir, key string) bool {
 	return err == nil
 }
 
-// runningCountSpec is an unbounded (count 0) or bounded keyed running
-// count written by the files sink under prefix, checkpointed every 200 ms.
-func runningCountSpec(prefix string, count, keys int64) map[string]any {
-	return map[string]any{
-		"defaults":      map[string]any{"parallelism": 2},
-		"checkpointing": map[string]any{"interval": "200ms"},
-		"restart":       map[string]any{"strategy": "fixed-delay", "delay": "50ms", "attempts": 20},
-		"vertices": []map[string]any{
-			{"id": "gen", "operator": "datagen", "config": map[string]any{"count": count, "keys": keys, "rate": 3000, "chunk": 1000}},
-			{"id": "cnt", "operator": "count", "config": map[string]any{"emit": "every"}},
-			{"id": "out", "operator": "files", "config": map[string]any{"prefix": prefix, "format": "jsonl"}},
-		},
-		"edges": []map[string]any{
-			{"from": "gen", "to": "cnt", "partitioning": "hash", "key": "key"},
-			{"from": "cnt", "to": "out"},
-		},
-	}
-}
-
 // killAndCheckRestartCleanup kills an executor while a checkpoint is in
 // flight (its sinks may have staged objects for it, which will never be
 // committed), once one completed in this attempt, and waits for the next
@@ -142,7 +123,7 @@ func TestStagingCleanedUpAfterKills(t *testing.T) {
 			bucket := filepath.Join(c.DataDir, "bucket")
 			const keys = 13
 			prefix := "staged-" + stop + "/" // shared by every job: no {job}
-			id := c.submit(t, runningCountSpec(prefix, 0, keys))
+			id := c.submit(t, runningCountSpec(countJob{Prefix: prefix, Keys: keys, Rate: 3000, Chunk: 1000, Interval: "200ms"}))
 			area := prefix + "_staging/" + id + "/"
 			other := prefix + "_staging/otherjob/a1/out-00000-0123456789ab-1.jsonl"
 			plant(t, bucket, other)
@@ -208,7 +189,7 @@ func TestBoundedJobLeavesNothingStaged(t *testing.T) {
 	c := startTestCluster(t)
 	bucket := filepath.Join(c.DataDir, "bucket")
 	const n, keys = 30000, 7
-	id := c.submit(t, runningCountSpec("bounded/{job}/", n, keys))
+	id := c.submit(t, runningCountSpec(countJob{Prefix: "bounded/{job}/", Count: n, Keys: keys, Rate: 3000, Chunk: 1000, Interval: "200ms"}))
 	area := "bounded/" + id + "/_staging/" + id + "/"
 	c.killAndCheckRestartCleanup(t, id, area, rand.New(rand.NewPCG(5, 6)))
 	zombie := area + "a1/out-00001-0123456789ab-7.jsonl"

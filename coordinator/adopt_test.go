@@ -14,11 +14,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
-	"github.com/sluicehq/sluice/blobstate"
 	"github.com/sluicehq/sluice/coordinator/api"
 	"github.com/sluicehq/sluice/coordinator/launch"
 	"github.com/sluicehq/sluice/coordinator/store"
-	"github.com/sluicehq/sluice/executor/builtin"
 )
 
 // launch.ContainerApps is the launcher whose executors a new leader adopts.
@@ -112,48 +110,20 @@ func (f *armJobs) stops() []string {
 // startACAGroup runs three coordinator nodes over real Raft whose
 // executors run as Container Apps Job executions, each node with its own
 // launcher, all talking to arm. Closing a node closes its launcher too.
-func startACAGroup(t *testing.T, arm *armJobs, armURL string) []*testNode {
+func startACAGroup(t *testing.T, armURL string) []*testNode {
 	t.Helper()
-	var peers []store.Peer
-	for i := 1; i <= 3; i++ {
-		peers = append(peers, store.Peer{ID: fmt.Sprintf("n%d", i), Addr: freeAddr(t)})
-	}
-	var nodes []*testNode
-	for _, p := range peers {
-		st, err := store.Open(store.Config{Dir: t.TempDir(), NodeID: p.ID, BindAddr: p.Addr, Bootstrap: true, Peers: peers, Token: "tk"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var c *Coordinator
+	return startTestGroup(t, func(cfg *Config, self func() *Coordinator) func() {
 		aca, err := launch.NewContainerApps(launch.ContainerAppsConfig{
 			SubscriptionID: "sub-1", ResourceGroup: "rg-sluice", JobName: "caj-executor", Image: "sluice:test",
 			Endpoint: armURL, Credential: armCredential{}, PollInterval: 20 * time.Millisecond,
-			OnExit: func(e launch.Exit) { c.ExecutorExited(e) }, // c is set before anything is launched
+			OnExit: func(e launch.Exit) { self().ExecutorExited(e) }, // set before anything is launched
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err = New(Config{Store: st, Registry: builtin.NewRegistry(), OpenBucket: blobstate.Open, Bucket: "mem://", Token: "tk",
-			Launcher: aca, CancelGrace: 100 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := &testNode{st: st, c: c, srv: httptest.NewServer(c.Handler()), done: make(chan struct{})}
-		c.SetURL(n.srv.URL)
-		ctx, cancel := context.WithCancel(context.Background())
-		n.cancel = func() {
-			cancel()
-			<-n.done    // the coordinator has stopped leading
-			aca.Close() // and nothing watches this node's executions any more
-		}
-		go func() {
-			defer close(n.done)
-			_ = c.Run(ctx)
-		}()
-		nodes = append(nodes, n)
-		t.Cleanup(n.close)
-	}
-	return nodes
+		cfg.Launcher, cfg.CancelGrace = aca, 100*time.Millisecond
+		return func() { aca.Close() } // nothing watches this node's executions any more
+	})
 }
 
 // TestNewLeaderAdoptsContainerAppsExecutors moves leadership while a job's
@@ -171,7 +141,7 @@ func TestNewLeaderAdoptsContainerAppsExecutors(t *testing.T) {
 	}
 	armSrv := httptest.NewServer(arm)
 	defer armSrv.Close()
-	nodes := startACAGroup(t, arm, armSrv.URL)
+	nodes := startACAGroup(t, armSrv.URL)
 	ctx := context.Background()
 	l := leaderOf(t, nodes)
 

@@ -47,9 +47,15 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// nodeSetup adapts a test node's Config (a launcher, say); self returns
+// the node's Coordinator once New has made it. The returned func runs once
+// the node has stopped leading.
+type nodeSetup func(cfg *Config, self func() *Coordinator) (stopped func())
+
 // startTestGroup runs three coordinator nodes in this process over real
-// Raft on 127.0.0.1, with executors on agents (no Launcher).
-func startTestGroup(t *testing.T) []*testNode {
+// Raft on 127.0.0.1, with executors on agents (no Launcher) unless setup
+// says otherwise.
+func startTestGroup(t *testing.T, setup nodeSetup) []*testNode {
 	t.Helper()
 	var peers []store.Peer
 	for i := 1; i <= 3; i++ {
@@ -61,14 +67,23 @@ func startTestGroup(t *testing.T) []*testNode {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := New(Config{Store: st, Registry: builtin.NewRegistry(), OpenBucket: blobstate.Open, Bucket: "mem://", Token: "tk", AgentTimeout: time.Hour})
-		if err != nil {
+		cfg := Config{Store: st, Registry: builtin.NewRegistry(), OpenBucket: blobstate.Open, Bucket: "mem://", Token: "tk", AgentTimeout: time.Hour}
+		var c *Coordinator
+		stopped := func() {}
+		if setup != nil {
+			stopped = setup(&cfg, func() *Coordinator { return c })
+		}
+		if c, err = New(cfg); err != nil {
 			t.Fatal(err)
 		}
 		n := &testNode{st: st, c: c, srv: httptest.NewServer(c.Handler()), done: make(chan struct{})}
 		c.SetURL(n.srv.URL)
 		ctx, cancel := context.WithCancel(context.Background())
-		n.cancel = cancel
+		n.cancel = func() {
+			cancel()
+			<-n.done // the coordinator has stopped leading
+			stopped()
+		}
 		go func() {
 			defer close(n.done)
 			_ = c.Run(ctx)
@@ -108,7 +123,7 @@ func leaderOf(t *testing.T, nodes []*testNode) int {
 // follower), that every node learns every node's address, and that slots
 // are spread over agents by free capacity.
 func TestFollowersForwardAndPlaceOnAgents(t *testing.T) {
-	nodes := startTestGroup(t)
+	nodes := startTestGroup(t, nil)
 	l := leaderOf(t, nodes)
 	f := nodes[(l+1)%3]
 	fc := api.NewClient(f.srv.URL, "tk")
@@ -158,7 +173,7 @@ func TestFollowersForwardAndPlaceOnAgents(t *testing.T) {
 // TestNoQuorumFailsFastAndReadsAreStale closes two of three nodes: writes
 // to the survivor fail at once with "no quorum", reads are marked stale.
 func TestNoQuorumFailsFastAndReadsAreStale(t *testing.T) {
-	nodes := startTestGroup(t)
+	nodes := startTestGroup(t, nil)
 	l := leaderOf(t, nodes)
 	s := nodes[(l+1)%3]
 	nodes[l].close()

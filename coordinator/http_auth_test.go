@@ -2,7 +2,6 @@ package coordinator
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,45 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluicehq/sluice/blobstate"
 	"github.com/sluicehq/sluice/coordinator/api"
-	"github.com/sluicehq/sluice/coordinator/store"
-	"github.com/sluicehq/sluice/executor/builtin"
 )
-
-// startTokenNode runs one coordinator node (a group of one, over real Raft
-// on 127.0.0.1) that requires token, and waits until it leads.
-func startTokenNode(t *testing.T, token string) *testNode {
-	t.Helper()
-	addr := freeAddr(t)
-	st, err := store.Open(store.Config{Dir: t.TempDir(), NodeID: "n1", BindAddr: addr, Bootstrap: true,
-		Peers: []store.Peer{{ID: "n1", Addr: addr}}, Token: token})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := New(Config{Store: st, Registry: builtin.NewRegistry(), OpenBucket: blobstate.Open, Bucket: "mem://", Token: token, AgentTimeout: time.Hour})
-	if err != nil {
-		st.Close()
-		t.Fatal(err)
-	}
-	n := &testNode{st: st, c: c, srv: httptest.NewServer(c.Handler()), done: make(chan struct{})}
-	c.SetURL(n.srv.URL)
-	ctx, cancel := context.WithCancel(context.Background())
-	n.cancel = cancel
-	go func() {
-		defer close(n.done)
-		_ = c.Run(ctx)
-	}()
-	t.Cleanup(n.close)
-	deadline := time.Now().Add(20 * time.Second)
-	for !c.leading() {
-		if time.Now().After(deadline) {
-			t.Fatal("the single node does not lead")
-		}
-		time.Sleep(20 * time.Millisecond) // polling for the election
-	}
-	return n
-}
 
 // rawRequest sends method and target exactly as given (no cleaning by a
 // client) and returns the status and body.
@@ -91,7 +53,7 @@ func rawRequest(t *testing.T, srv *httptest.Server, method, target, auth string)
 // 401 without the token.
 func TestTokenLeavesTheWebUIOpen(t *testing.T) {
 	const token = "s3cret-token"
-	n := startTokenNode(t, token)
+	n := startSingleNode(t, func(c *Config) { c.Token = token })
 	get := func(path, auth string) (int, string) {
 		t.Helper()
 		req, err := http.NewRequest(http.MethodGet, n.srv.URL+path, nil)
