@@ -198,19 +198,7 @@ func TestContainerAppsLauncherReportsExits(t *testing.T) {
 	if err := l.Kill("j-s2-a1"); err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]Exit{}
-	timeout := time.After(10 * time.Second)
-	for len(got) < 3 {
-		select {
-		case e := <-exits:
-			if _, dup := got[e.ExecutorID]; dup {
-				t.Fatalf("exit of %s reported twice", e.ExecutorID)
-			}
-			got[e.ExecutorID] = e
-		case <-timeout:
-			t.Fatalf("exits reported: %v", got)
-		}
-	}
+	got := collectExits(t, exits, 3)
 	if e := got["j-s0-a1"]; e.Err != nil || e.Stopped {
 		t.Errorf("succeeded execution: %+v", e)
 	}
@@ -312,19 +300,7 @@ func TestContainerAppsAdopt(t *testing.T) {
 	set("j-s1-a1", "Succeeded")
 	set("j-s2-a1", "Failed")
 
-	got := map[string]Exit{}
-	timeout := time.After(10 * time.Second)
-	for len(got) < len(ids) {
-		select {
-		case e := <-exits:
-			if _, dup := got[e.ExecutorID]; dup {
-				t.Fatalf("exit of %s reported twice", e.ExecutorID)
-			}
-			got[e.ExecutorID] = e
-		case <-timeout:
-			t.Fatalf("exits reported: %v", got)
-		}
-	}
+	got := collectExits(t, exits, len(ids))
 	if e := got["j-s0-a1"]; !e.Stopped || e.Err == nil || !strings.Contains(e.Err.Error(), "Stopped") {
 		t.Errorf("killed execution: %+v", e)
 	}
@@ -370,4 +346,23 @@ func TestContainerAppsAdopt(t *testing.T) {
 	if err := l.Adopt("j-s8-a1", "caj-executor-1"); !errors.Is(err, ErrClosed) {
 		t.Fatalf("adopt after close: %v", err)
 	}
+}
+
+// collectExits waits for n exits, failing on one reported twice.
+func collectExits(t *testing.T, exits <-chan Exit, n int) map[string]Exit {
+	t.Helper()
+	got := map[string]Exit{}
+	timeout := time.After(10 * time.Second)
+	for len(got) < n {
+		select {
+		case e := <-exits:
+			if _, dup := got[e.ExecutorID]; dup {
+				t.Fatalf("exit of %s reported twice", e.ExecutorID)
+			}
+			got[e.ExecutorID] = e
+		case <-timeout:
+			t.Fatalf("exits reported: %v", got)
+		}
+	}
+	return got
 }

@@ -57,18 +57,7 @@ func TestSnapshotKeepsMembershipAndReadsOldFormat(t *testing.T) {
 	applyCmd(t, f, Command{Submit: &SubmitCmd{Job: testJob()}})
 	applyCmd(t, f, Command{Node: &NodeCmd{Node: Node{ID: "n1", RaftAddr: "127.0.0.1:1", URL: "http://127.0.0.1:2"}}})
 	applyCmd(t, f, Command{Agent: &AgentCmd{Agent: Agent{ID: "a1", URL: "http://a1", Slots: 4}}})
-	snap, err := f.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sink memSink
-	if err := snap.Persist(&sink); err != nil {
-		t.Fatal(err)
-	}
-	g := newFSM()
-	if err := g.Restore(io.NopCloser(&sink)); err != nil {
-		t.Fatal(err)
-	}
+	g := restored(t, persisted(t, f).Bytes())
 	if _, ok := g.job("j1"); !ok || len(g.nodeList()) != 1 || len(g.agentList()) != 1 {
 		t.Fatalf("restored: job %v, nodes %v, agents %v", ok, g.nodeList(), g.agentList())
 	}

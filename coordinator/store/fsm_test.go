@@ -163,21 +163,11 @@ func TestLaunchHandleSurvivesSnapshots(t *testing.T) {
 	}
 	check(f, "after apply")
 
-	snap, err := f.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sink memSink
-	if err := snap.Persist(&sink); err != nil {
-		t.Fatal(err)
-	}
+	sink := persisted(t, f)
 	if !bytes.Contains(sink.Bytes(), []byte(`"handle":"caj-executor-7"`)) {
 		t.Fatalf("snapshot lacks the handle: %s", sink.String())
 	}
-	g := newFSM()
-	if err := g.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))); err != nil {
-		t.Fatal(err)
-	}
+	g := restored(t, sink.Bytes())
 	check(g, "after restore")
 
 	// a snapshot of an earlier version: a bare job array, no handles
@@ -194,4 +184,28 @@ func TestLaunchHandleSurvivesSnapshots(t *testing.T) {
 	if r := applyCmd(t, h, Command{Launched: &LaunchedCmd{Job: "j1", ExecutorID: "j1-s0-a1", Handle: "caj-executor-1"}}); r != nil {
 		t.Fatalf("launched after an old snapshot: %v", r)
 	}
+}
+
+// persisted snapshots f and persists the snapshot into memory.
+func persisted(t *testing.T, f *fsm) *memSink {
+	t.Helper()
+	snap, err := f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sink memSink
+	if err := snap.Persist(&sink); err != nil {
+		t.Fatal(err)
+	}
+	return &sink
+}
+
+// restored is a new FSM restored from a persisted snapshot.
+func restored(t *testing.T, data []byte) *fsm {
+	t.Helper()
+	g := newFSM()
+	if err := g.Restore(io.NopCloser(bytes.NewReader(data))); err != nil {
+		t.Fatal(err)
+	}
+	return g
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"testing"
 	"time"
 
@@ -46,18 +45,7 @@ func TestRetireRemovesOnlyEndedJobs(t *testing.T) {
 		t.Fatalf("ended jobs after the retire: %+v", got)
 	}
 
-	snap, err := f.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sink memSink
-	if err := snap.Persist(&sink); err != nil {
-		t.Fatal(err)
-	}
-	g := newFSM()
-	if err := g.Restore(io.NopCloser(&sink)); err != nil {
-		t.Fatal(err)
-	}
+	g := restored(t, persisted(t, f).Bytes())
 	if _, ok := g.job("done"); ok {
 		t.Fatal("the retired job came back from the snapshot")
 	}
@@ -116,18 +104,7 @@ func TestSnapshotDoesNotGrowWithRetiredJobs(t *testing.T) {
 	if err := s.WaitLeader(ctx); err != nil {
 		t.Fatal(err)
 	}
-	fsmSize := func() int {
-		t.Helper()
-		snap, err := s.fsm.Snapshot()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var sink memSink
-		if err := snap.Persist(&sink); err != nil {
-			t.Fatal(err)
-		}
-		return sink.Len()
-	}
+	fsmSize := func() int { return persisted(t, s.fsm).Len() }
 	raftSize := func() int64 {
 		t.Helper()
 		fut := s.raft.Snapshot()
