@@ -2,8 +2,11 @@
 // through a real `sluice local`:
 //
 //  1. the cost of checkpoints: a keyed count over generated records at
-//     parallelism 2 with checkpoints every 1 s against none (time to finish,
-//     median of -runs, alternating so both see the same machine load);
+//     parallelism 2 with checkpoints every 1 s against none, in -runs pairs
+//     whose order alternates, so both see the same machine load: the
+//     per-pair ratio of time to finish (median and range), and of the CPU
+//     time the cluster's processes spent (Linux /proc; steadier than wall
+//     time on a shared machine);
 //
 //  2. checkpoint duration and size with 1 M keys of keyed state;
 //
@@ -32,7 +35,7 @@ import (
 
 func main() {
 	records := flag.Int("records", 6_000_000, "records of the throughput job")
-	runs := flag.Int("runs", 3, "runs per throughput configuration")
+	runs := flag.Int("runs", 5, "pairs of throughput runs (with and without checkpoints)")
 	kills := flag.Int("kills", 5, "kills for the recovery measurement")
 	work := flag.String("dir", ".sluice/bench-checkpoint", "work directory")
 	flag.Parse()
@@ -58,27 +61,50 @@ func run(records, runs, kills int, work string) error {
 	}
 	defer cl.Stop()
 
-	// 1. throughput with and without checkpoints
-	var with, without []time.Duration
+	// 1. throughput with and without checkpoints, in pairs whose order
+	// alternates, each job alone on the cluster: wall time, and the CPU
+	// time the cluster's processes spent on it
+	var with, without, cpuWith, cpuWithout []time.Duration
+	var wallRatios, cpuRatios []float64
 	var lastWith *api.Job
 	for i := 0; i < runs; i++ {
-		d, _, err := countJob(cl, records, "")
-		if err != nil {
-			return err
+		var pair [2]time.Duration // without, with
+		var cpu [2]time.Duration
+		for k := 0; k < 2; k++ {
+			withCheckpoints := (k == 1) != (i%2 == 1)
+			interval := ""
+			if withCheckpoints {
+				interval = "1s"
+			}
+			c0, err := cl.CPU()
+			if err != nil {
+				return err
+			}
+			d, j, err := countJob(cl, records, interval)
+			if err != nil {
+				return err
+			}
+			c1, err := cl.CPU()
+			if err != nil {
+				return err
+			}
+			idx := 0
+			if withCheckpoints {
+				idx, lastWith = 1, j
+			}
+			pair[idx], cpu[idx] = d, c1-c0
 		}
-		without = append(without, d)
-		d, j, err := countJob(cl, records, "1s")
-		if err != nil {
-			return err
-		}
-		with = append(with, d)
-		lastWith = j
+		without, with = append(without, pair[0]), append(with, pair[1])
+		cpuWithout, cpuWith = append(cpuWithout, cpu[0]), append(cpuWith, cpu[1])
+		wallRatios = append(wallRatios, pair[1].Seconds()/pair[0].Seconds())
+		cpuRatios = append(cpuRatios, cpu[1].Seconds()/cpu[0].Seconds())
 	}
 	mw, mo := median(with), median(without)
-	fmt.Printf("keyed count, %d records, 100k keys, p=2 (median of %d)\n", records, runs)
-	fmt.Printf("  no checkpoints:          %8s  %10.0f records/s\n", mo.Round(time.Millisecond), float64(records)/mo.Seconds())
-	fmt.Printf("  checkpoints every 1 s:   %8s  %10.0f records/s  (%d completed in the last run)\n", mw.Round(time.Millisecond), float64(records)/mw.Seconds(), completed(lastWith))
-	fmt.Printf("  cost: %+.1f%% time (target <= 5%%)\n\n", 100*(mw.Seconds()/mo.Seconds()-1))
+	fmt.Printf("keyed count, %d records, 100k keys, p=2 (%d pairs, order alternating; medians)\n", records, runs)
+	fmt.Printf("  no checkpoints:          %8s  %10.0f records/s  %8s CPU\n", mo.Round(time.Millisecond), float64(records)/mo.Seconds(), median(cpuWithout).Round(10*time.Millisecond))
+	fmt.Printf("  checkpoints every 1 s:   %8s  %10.0f records/s  %8s CPU  (%d completed in the last run)\n", mw.Round(time.Millisecond), float64(records)/mw.Seconds(), median(cpuWith).Round(10*time.Millisecond), completed(lastWith))
+	fmt.Printf("  cost per pair, wall time: median %+.1f%%, range %s (target <= 5%%)\n", 100*(medianF(wallRatios)-1), spread(wallRatios))
+	fmt.Printf("  cost per pair, CPU time:  median %+.1f%%, range %s\n\n", 100*(medianF(cpuRatios)-1), spread(cpuRatios))
 
 	// 2. checkpoint duration and size with 1M keys
 	if err := bigState(cl); err != nil {
@@ -258,4 +284,17 @@ func median(ds []time.Duration) time.Duration {
 	s := append([]time.Duration(nil), ds...)
 	sort.Slice(s, func(a, b int) bool { return s[a] < s[b] })
 	return s[len(s)/2]
+}
+
+func medianF(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
+
+// spread formats the smallest and largest ratio as percentages.
+func spread(xs []float64) string {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return fmt.Sprintf("%+.1f%% .. %+.1f%%", 100*(s[0]-1), 100*(s[len(s)-1]-1))
 }

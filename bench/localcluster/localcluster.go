@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -64,6 +65,34 @@ func Start(bin, dataDir string, env ...string) (*Cluster, error) {
 	}
 	c.Stop()
 	return nil, errors.New("sluice local did not print its API address")
+}
+
+// CPU is the CPU time that `sluice local` and its reaped children (the
+// executor processes that have exited) have used so far, from
+// /proc/<pid>/stat (Linux; clock ticks of 1/100 s, the kernel's USER_HZ).
+// The difference over a job that ran alone is what the job cost in CPU,
+// whatever else shared the machine.
+func (c *Cluster) CPU() (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+	if err != nil {
+		return 0, fmt.Errorf("cpu time of sluice local: %w", err)
+	}
+	// fields after the command name, which is in parentheses: state is
+	// field 3; utime, stime, cutime, cstime are fields 14-17
+	s := string(data)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 15 {
+		return 0, fmt.Errorf("cpu time of sluice local: short /proc stat %q", s)
+	}
+	var ticks int64
+	for _, v := range f[11:15] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("cpu time of sluice local: %w", err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
 }
 
 // Stop ends the cluster.
