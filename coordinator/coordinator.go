@@ -173,6 +173,10 @@ type Coordinator struct {
 	// index entries) this process has seen written: they may be retired.
 	// Archives are never deleted, so it holds across terms.
 	archived map[string]bool
+	// cleaned holds the ended jobs still in the store whose sink staging
+	// this process has seen cleaned up (staging.go): with archived, what
+	// retirement waits for, since nothing cleans a retired job's staging.
+	cleaned map[string]bool
 }
 
 // New returns a coordinator; call Run to start driving jobs.
@@ -192,6 +196,7 @@ func New(cfg Config) (*Coordinator, error) {
 
 		retireKick: make(chan struct{}, 1),
 		archived:   map[string]bool{},
+		cleaned:    map[string]bool{},
 	}
 	c.launcher = cfg.Launcher
 	if c.launcher == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"time"
 
@@ -34,6 +35,19 @@ func (c *Coordinator) isArchived(id string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.archived[id]
+}
+
+// markCleaned records that an ended job's sink staging is cleaned up.
+func (c *Coordinator) markCleaned(id string) {
+	c.mu.Lock()
+	c.cleaned[id] = true
+	c.mu.Unlock()
+}
+
+func (c *Coordinator) isCleaned(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cleaned[id]
 }
 
 // kickRetire has the retire loop look for jobs due now.
@@ -70,8 +84,9 @@ func (c *Coordinator) retireLoop(ctx context.Context) {
 
 // retireDue retires the ended jobs that are due: ended for RetainEnded,
 // or the earliest ended beyond RetainEndedMax. A job whose archive this
-// process has not seen written gets it written (or found) first; a job
-// whose archive cannot be written stays.
+// process has not seen written gets it written (or found) first, and one
+// whose sink staging it has not seen cleaned gets it cleaned; a job where
+// either fails stays.
 func (c *Coordinator) retireDue(ctx context.Context) error {
 	ended := c.cfg.Store.Ended()
 	c.pruneArchived(ended)
@@ -86,14 +101,24 @@ func (c *Coordinator) retireDue(ctx context.Context) error {
 		if ctx.Err() != nil {
 			break
 		}
-		if !c.isArchived(e.ID) {
+		if !c.isArchived(e.ID) || !c.isCleaned(e.ID) {
 			j, ok := c.cfg.Store.Job(e.ID)
 			if !ok {
 				continue
 			}
-			if err := c.writeArchive(ctx, j); err != nil {
-				errs = append(errs, fmt.Errorf("retire job %s: %w", e.ID, err))
-				continue
+			if !c.isArchived(e.ID) {
+				if err := c.writeArchive(ctx, j); err != nil {
+					errs = append(errs, fmt.Errorf("retire job %s: %w", e.ID, err))
+					continue
+				}
+			}
+			if !c.isCleaned(e.ID) {
+				// once retired, nothing would clean its staging any more
+				if _, err := c.sweepStaging(ctx, j, stagingSweep{commitUpTo: math.MaxInt64}); err != nil {
+					errs = append(errs, fmt.Errorf("retire job %s: clean up its sink staging: %w", e.ID, err))
+					continue
+				}
+				c.markCleaned(e.ID)
 			}
 		}
 		_, err := c.cfg.Store.Apply(store.Command{Retire: &store.RetireCmd{Job: e.ID}})
@@ -114,7 +139,7 @@ func (c *Coordinator) retireDue(ctx context.Context) error {
 }
 
 // pruneArchived forgets the jobs that left the store (another leader
-// retired them).
+// retired them), in archived and cleaned.
 func (c *Coordinator) pruneArchived(ended []store.EndedJob) {
 	in := make(map[string]bool, len(ended))
 	for _, e := range ended {
@@ -122,9 +147,11 @@ func (c *Coordinator) pruneArchived(ended []store.EndedJob) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for id := range c.archived {
-		if !in[id] {
-			delete(c.archived, id)
+	for _, m := range []map[string]bool{c.archived, c.cleaned} {
+		for id := range m {
+			if !in[id] {
+				delete(m, id)
+			}
 		}
 	}
 }
@@ -134,6 +161,7 @@ func (c *Coordinator) forgetJob(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.archived, id)
+	delete(c.cleaned, id)
 	delete(c.masters, id) // it stopped when the job ended
 }
 

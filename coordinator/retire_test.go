@@ -3,11 +3,14 @@ package coordinator
 import (
 	"context"
 	"encoding/json"
+	"github.com/rs/zerolog"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -312,4 +315,77 @@ func TestSubmitRetriedAfterALostAnswer(t *testing.T) {
 	if got := len(n.st.Jobs()); got != 2 {
 		t.Fatalf("%d jobs after two calls, want 2", got)
 	}
+}
+
+// TestRetireWaitsForStagingCleanUp: a job whose sink staging cannot be
+// cleaned up (its bucket's directory is gone) stays in the store,
+// archived, however due; once the bucket is back, the staging is cleaned
+// and only then the job is retired, so no staged object outlives the
+// job's record.
+func TestRetireWaitsForStagingCleanUp(t *testing.T) {
+	sinkDir := filepath.Join(t.TempDir(), "sink")
+	sinkURL := "file://" + sinkDir
+	refusals := &lineCounter{want: "clean up its sink staging"}
+	n := startSingleNode(t, func(c *Config) {
+		c.RetainEnded = -1
+		c.Logger = zerolog.New(refusals)
+	})
+	ctx := context.Background()
+	spec, _ := json.Marshal(map[string]any{
+		"name": "staged",
+		"vertices": []map[string]any{
+			{"id": "gen", "operator": "datagen", "config": map[string]any{"count": 10}},
+			{"id": "out", "operator": "files", "config": map[string]any{"bucket": sinkURL, "prefix": "out/{job}/"}},
+		},
+		"edges": []map[string]any{{"from": "gen", "to": "out"}},
+	})
+	id, err := n.client.Submit(ctx, spec, "application/json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.client.Cancel(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 20*time.Second, "the archive and a retirement refused for the staging", func() bool {
+		ok, err := n.bucket.Exists(ctx, archive.Key(id))
+		return err == nil && ok && refusals.count() > 0
+	})
+	if _, ok := n.st.Job(id); !ok {
+		t.Fatal("the job was retired while its staging could not be cleaned up")
+	}
+	// the bucket is back, with what a killed attempt left staged
+	staged := filepath.Join(sinkDir, "out", id, "_staging", id, "a1", "out-0-zz-1.jsonl")
+	if err := os.MkdirAll(filepath.Dir(staged), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(staged, []byte("{}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, "the job to be retired", func() bool {
+		_, ok := n.st.Job(id)
+		return !ok
+	})
+	if _, err := os.Stat(staged); !os.IsNotExist(err) {
+		t.Fatalf("staged object after the job was retired: %v", err)
+	}
+}
+
+// lineCounter counts the log lines that contain want.
+type lineCounter struct {
+	want string
+	mu   sync.Mutex
+	n    int
+}
+
+func (l *lineCounter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.n += strings.Count(string(p), l.want)
+	return len(p), nil
+}
+
+func (l *lineCounter) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.n
 }

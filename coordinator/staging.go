@@ -35,7 +35,9 @@ import (
 //     applied. Every commit of the job is done by then: commits run on the
 //     job master's goroutine (complete, commitFinal, prepareRestore), which
 //     has stopped. It runs in the background and tries again with backoff;
-//     a new leader sweeps the jobs that ended within stagingSweepWindow.
+//     a new leader sweeps the jobs that ended within stagingSweepWindow,
+//     and a job is retired from the store (retire.go) only once a pass
+//     has succeeded, so leftovers of a failed clean-up never outlive it.
 //
 // Objects that a commit still needs are never deleted. One that a complete
 // checkpoint references was not committed (its commit failed): it is
@@ -371,13 +373,14 @@ func (c *Coordinator) cleanEnded(ctx context.Context, j *store.Job, detached boo
 			if res != (sweepResult{}) {
 				log.Info().Int("deleted", res.deleted).Int("committed", res.committed).Int("kept", res.kept).Msg("staging cleaned up")
 			}
+			c.markCleaned(j.ID)
 			return
 		}
 		if !detached && ctx.Err() != nil {
 			return // this node stopped leading: the next leader sweeps
 		}
 		if try == stagingEndAttempts {
-			log.Warn().Err(err).Int("tries", try).Msg("staging clean-up: giving up; staged objects are left")
+			log.Warn().Err(err).Int("tries", try).Msg("staging clean-up: giving up until the job is retired")
 			return
 		}
 		log.Warn().Err(err).Dur("retryIn", pause).Msg("staging clean-up; will try again")
@@ -396,7 +399,7 @@ func (c *Coordinator) cleanEnded(ctx context.Context, j *store.Job, detached boo
 func (c *Coordinator) startStagingSweep(t *term) {
 	var ended []*store.Job
 	for _, j := range c.cfg.Store.Jobs() {
-		if j.State.Terminal() && time.Since(j.EndedAt) < stagingSweepWindow {
+		if j.State.Terminal() && time.Since(j.EndedAt) < stagingSweepWindow && !c.isCleaned(j.ID) {
 			ended = append(ended, j)
 		}
 	}
