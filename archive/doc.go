@@ -24,21 +24,47 @@
 //
 //	archive/index/all/<entry>            every archived job
 //	archive/index/state/<STATE>/<entry>  the jobs that ended in STATE
+//	archive/index/day/<day>/<entry>      the jobs that ended on that UTC day
 //	<entry> = <9999999999999 - end ms>_<id>_<STATE>_<submitted ms>_<escaped name>
+//	<day>   = <9999999999999 - ms of the day's first millisecond, UTC>
 //
-// Key order is newest end first, so a page of GET /v1/jobs is one listing
-// of a view, and nothing is read. A state filter lists that state's view;
-// a time filter starts the listing at the inverted end time (a directory
-// read and a binary search on file://; a skip over names elsewhere, as Azure
-// listings cannot start at a name) and stops past the other bound; a name
-// filter (case-insensitive substring) looks at names only. The
-// continuation token is the last name returned (plus, on Azure, the token of
-// its listing page). On file:// buckets the index is read with a directory
-// read, not with gocloud's fileblob lister, which stats every object and
-// opens its sidecar file even before the page token (see scan.go). Names
-// longer than 150 escaped bytes are cut in the index (the list shows them
-// with "…"; the archive has the whole name). The list rows have no error
-// field: the job page has it.
+// Both times and <day> are 13 digits. Key order is newest end first, in
+// every view and among the days (2026-11-27 is 8204262399999, the day
+// before 8204348799999), so the day views listed one after the other, newest
+// day first, give the all view's order. A page of GET /v1/jobs is one
+// listing of a view, and nothing is read. A state filter lists that
+// state's view; a name filter (case-insensitive substring) looks at names
+// only.
+//
+// A time window with a lower bound (from, with or without to) lists the
+// day views from the day of to (or of the newest job) down to the day of
+// from, each from its start, and keeps the jobs of the state filter (read
+// from the names) and name filter: it costs one listing per day and the
+// names of the window's days, however deep the window lies. A page that
+// has listed 31 days without a job ends there, with a continuation token
+// (the day to go on with), so that a window of years with few jobs cannot
+// make one request slow; such a page may be short, or empty. Otherwise the
+// pages are those of the full scan below.
+//
+// The day views are used once archive/index/day-complete exists: the
+// leader's sweep (Index.Repair) writes it after it has written the day
+// entries of every archive that has none (archives written by a version
+// without day views). Before it, and for a time filter with only an upper
+// bound (to), the list scans the all or state view: it starts the listing
+// at the inverted end time of to (a directory read and a binary search on
+// file://; a skip over every newer name elsewhere, as Azure listings cannot
+// start at a name) and stops past from.
+//
+// The continuation token is the last name returned (plus, on Azure, the
+// token of its listing page, and, in the day views, its day). A token of
+// the all or state view given to a day-view listing (the day views became
+// complete between two pages) resumes after its name, in its day. On
+// file:// buckets the index is read with a directory read, not with
+// gocloud's fileblob lister, which stats every object and opens its
+// sidecar file even before the page token (see scan.go). Names longer than
+// 150 escaped bytes are cut in the index (the list shows them with "…";
+// the archive has the whole name). The list rows have no error field: the
+// job page has it.
 //
 // # Consistency with several coordinators
 //
@@ -52,7 +78,11 @@
 // between the two leaves an archive without index entries; the leader's
 // sweep when it starts leading (Index.Archived, Index.Repair) writes them,
 // and writes the archives of ended jobs that have none (a leader that
-// stopped after a job ended and before its archive). Whoever deletes
+// stopped after a job ended and before its archive). The same sweep writes
+// the missing day entries of archives written before the day views, then
+// archive/index/day-complete. A coordinator of a version without day
+// views that archives a job after that leaves it out of time windows until
+// a newer leader's sweep. Whoever deletes
 // archives (no component does yet) must delete the index entries first,
 // and mind that the coordinator answers for the jobs it retired from its
 // store (coordinator/retire.go) from their archives.

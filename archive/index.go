@@ -15,8 +15,13 @@ import (
 //
 //	archive/index/all/<entry>            every archived job
 //	archive/index/state/<STATE>/<entry>  the jobs that ended in STATE
+//	archive/index/day/<day>/<entry>      the jobs that ended on that UTC day
+//	archive/index/day-complete           every archive has its day entry
 //
-// An entry name is
+// where <day> is 9999999999999 minus the day's first millisecond (UTC),
+// 13 digits: the encoding of an entry's end time, so that days sort newest
+// first and the day views, listed one after the other, give the all view's
+// order. An entry name is
 //
 //	<9999999999999 - end ms>_<id>_<STATE>_<submitted ms>_<name>
 //
@@ -27,7 +32,17 @@ const (
 	indexPrefix = Prefix + "index/"
 	allView     = indexPrefix + "all/"
 	stateViews  = indexPrefix + "state/"
+	dayViews    = indexPrefix + "day/"
 )
+
+// DayIndexComplete is the object that Index.Repair writes once every
+// archive it found has its entry in a day view: before it (a bucket
+// archived by an older version), the list answers time windows from the
+// all and state views.
+const DayIndexComplete = indexPrefix + "day-complete"
+
+// dayMillis is the length of a day view.
+const dayMillis = int64(24 * time.Hour / time.Millisecond)
 
 // maxMillis is the largest time an entry can hold (year 2286).
 const maxMillis = 9999999999999
@@ -38,6 +53,29 @@ const maxNameField = 150
 
 // stateView is the prefix of the view of jobs that ended in state.
 func stateView(state api.JobState) string { return stateViews + string(state) + "/" }
+
+// dayOf returns the first millisecond of the UTC day of t, clamped as
+// entries clamp times.
+func dayOf(t time.Time) int64 {
+	ms := clampMillis(t)
+	return ms - ms%dayMillis
+}
+
+// dayName returns the name of the day view of the day that starts at ms.
+func dayName(ms int64) string { return fmt.Sprintf("%013d", maxMillis-ms) }
+
+// parseDay reverses dayName.
+func parseDay(s string) (int64, error) {
+	inv, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || len(s) != 13 || inv < 0 || (maxMillis-inv)%dayMillis != 0 {
+		return 0, fmt.Errorf("day %q: want 13 digits, 9999999999999 minus the day's first millisecond", s)
+	}
+	return maxMillis - inv, nil
+}
+
+// dayView is the prefix of the view of the jobs that ended on the day that
+// starts at ms.
+func dayView(ms int64) string { return dayViews + dayName(ms) + "/" }
 
 // entry is one job in the index.
 type entry struct {
@@ -67,10 +105,11 @@ func entryOf(s api.JobSummary) (entry, error) {
 	}, nil
 }
 
-// keys returns the index objects of e: in the all view and its state's.
+// keys returns the index objects of e: in the all view, its state's and
+// its end day's.
 func (e entry) keys() []string {
 	n := e.name()
-	return []string{allView + n, stateView(e.State) + n}
+	return []string{allView + n, stateView(e.State) + n, dayView(dayOf(e.Ended)) + n}
 }
 
 // name returns e's object name within a view.

@@ -19,10 +19,13 @@ import (
 
 // cursor is a position in a listing: just after the name After. Page is
 // the page token of the listing page that holds After (nil for the first
-// page), for buckets that cannot start a listing at a name.
+// page), for buckets that cannot start a listing at a name. Day, in the
+// cursors of a list walking the day views, is the name of the day view
+// (dayName) that After and Page are in.
 type cursor struct {
 	After string `json:"a,omitempty"`
 	Page  []byte `json:"p,omitempty"`
+	Day   string `json:"d,omitempty"`
 }
 
 // scanner lists the object names directly under a prefix ("archive/" or a
@@ -33,6 +36,10 @@ type scanner interface {
 	// until fn returns false or the names run out. batch hints how many
 	// names the caller expects to look at.
 	scan(ctx context.Context, prefix string, cur cursor, batch int, fn func(name string, next cursor) bool) error
+	// walk calls fn with the path below prefix of every object under
+	// prefix, also in its subdirectories ("<day>/<entry>" under the day
+	// views), until fn returns false.
+	walk(ctx context.Context, prefix string, fn func(rel string) bool) error
 }
 
 // newScanner returns the fastest scanner for the bucket: a directory
@@ -94,6 +101,34 @@ func (d *dirScanner) scan(_ context.Context, prefix string, cur cursor, _ int, f
 	return nil
 }
 
+func (d *dirScanner) walk(_ context.Context, prefix string, fn func(string) bool) error {
+	dir := filepath.Join(d.root, filepath.FromSlash(strings.TrimSuffix(prefix, "/")))
+	err := filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // the prefix, or a directory being pruned
+		}
+		if err != nil {
+			return err
+		}
+		n := de.Name()
+		if de.IsDir() || strings.HasPrefix(n, ".") || strings.HasSuffix(n, ".attrs") {
+			return nil
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		if !fn(filepath.ToSlash(rel)) {
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("list %s: %w", prefix, err)
+	}
+	return nil
+}
+
 // blobScanner pages through a gocloud listing.
 type blobScanner struct {
 	b *blob.Bucket
@@ -133,6 +168,29 @@ func (s *blobScanner) scan(ctx context.Context, prefix string, cur cursor, batch
 				resume.Page = next // after a page's last name: the next page
 			}
 			if !fn(n, resume) {
+				return nil
+			}
+		}
+		if len(next) == 0 {
+			return nil
+		}
+		token = next
+	}
+}
+
+func (s *blobScanner) walk(ctx context.Context, prefix string, fn func(string) bool) error {
+	token := blob.FirstPageToken
+	opts := &blob.ListOptions{Prefix: prefix}
+	for {
+		objs, next, err := s.b.ListPage(ctx, token, maxPage, opts)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("list %s: %w", prefix, err)
+		}
+		for _, o := range objs {
+			if !o.IsDir && !fn(strings.TrimPrefix(o.Key, prefix)) {
 				return nil
 			}
 		}

@@ -98,9 +98,11 @@ func (x *Index) Archived(ctx context.Context) (map[string]bool, error) {
 }
 
 // Repair writes the missing index entries of archived jobs, as left by a
-// coordinator that stopped between an archive and its entries, and
-// returns the ids of the jobs it indexed. archived is what Archived
-// returned.
+// coordinator that stopped between an archive and its entries (or by a
+// version that wrote no day views), and returns the ids of the jobs it
+// indexed. archived is what Archived returned. Once every archive has its
+// day entry it writes DayIndexComplete, which lets List answer time
+// windows from the day views.
 func (x *Index) Repair(ctx context.Context, archived map[string]bool) ([]string, error) {
 	inAll, err := x.indexed(ctx, allView)
 	if err != nil {
@@ -116,10 +118,14 @@ func (x *Index) Repair(ctx context.Context, archived map[string]bool) ([]string,
 			inState[id] = true
 		}
 	}
+	inDay, err := x.indexedDays(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var repaired []string
 	var errs []error
 	for id := range archived {
-		if inAll[id] && inState[id] {
+		if inAll[id] && inState[id] && inDay[id] {
 			continue
 		}
 		a, err := read(ctx, x.b, id)
@@ -132,7 +138,35 @@ func (x *Index) Repair(ctx context.Context, archived map[string]bool) ([]string,
 		}
 		repaired = append(repaired, id)
 	}
+	if len(errs) == 0 {
+		if err := x.b.WriteOnce(ctx, DayIndexComplete, nil); err != nil && !errors.Is(err, blobstate.ErrExists) {
+			errs = append(errs, fmt.Errorf("mark the day views complete: %w", err))
+		}
+	}
 	return repaired, errors.Join(errs...)
+}
+
+// indexedDays returns the ids that have an entry in a day view: one
+// listing of all of them.
+func (x *Index) indexedDays(ctx context.Context) (map[string]bool, error) {
+	out := map[string]bool{}
+	err := x.scan.walk(ctx, dayViews, func(rel string) bool {
+		day, n, ok := strings.Cut(rel, "/")
+		if !ok {
+			return true
+		}
+		if _, err := parseDay(day); err != nil {
+			return true
+		}
+		if e, err := parseEntry(n); err == nil {
+			out[e.ID] = true
+		}
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list index %s: %w", dayViews, err)
+	}
+	return out, nil
 }
 
 // indexed returns the ids that have an entry in a view.

@@ -71,12 +71,14 @@ func TestWritersRaceForOneJob(t *testing.T) {
 					count["all"]++
 				case strings.HasPrefix(o.Key, stateView(api.JobFailed)):
 					count["state"]++
+				case strings.HasPrefix(o.Key, dayView(dayOf(ended))):
+					count["day"]++
 				default:
 					t.Errorf("unexpected object %s", o.Key)
 				}
 			}
-			if count["archive"] != 1 || count["all"] != 1 || count["state"] != 1 {
-				t.Errorf("round %d: objects %v, want one archive and one entry in each of two views", round, count)
+			if count["archive"] != 1 || count["all"] != 1 || count["state"] != 1 || count["day"] != 1 {
+				t.Errorf("round %d: objects %v, want one archive and one entry in each of three views", round, count)
 			}
 		}
 	})
@@ -101,27 +103,54 @@ func TestRepairIndexesArchivesWithoutEntries(t *testing.T) {
 			orphans = append(orphans, a.Job.ID)
 			want = append([]api.JobSummary{a.Job}, want...)
 		}
+		// and one archived by a version without day views: no day entry
+		old := testArchive(t, "00000000000000e0", "old", api.JobFinished, base.Add(-48*time.Hour))
+		if _, err := Write(ctx, b, old); err != nil {
+			t.Fatal(err)
+		}
+		e, err := entryOf(old.Job)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Delete(ctx, e.keys()[2]); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, old.Job)
 		x := NewIndex(b)
 		page, err := x.List(ctx, Query{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(page.Jobs) != 3 {
-			t.Fatalf("%d jobs listed before the repair, want 3", len(page.Jobs))
+		if len(page.Jobs) != 4 {
+			t.Fatalf("%d jobs listed before the repair, want 4", len(page.Jobs))
 		}
 		archived, err := x.Archived(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(archived) != 5 {
-			t.Fatalf("Archived found %v, want 5 jobs", archived)
+		if len(archived) != 6 {
+			t.Fatalf("Archived found %v, want 6 jobs", archived)
+		}
+		if ok, err := b.Exists(ctx, DayIndexComplete); err != nil || ok {
+			t.Fatalf("%s before the repair: %v, %v", DayIndexComplete, ok, err)
 		}
 		repaired, err := x.Repair(ctx, archived)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(repaired) != 2 {
-			t.Errorf("repaired %v, want %v", repaired, orphans)
+		if len(repaired) != 3 {
+			t.Errorf("repaired %v, want %v and %s", repaired, orphans, old.Job.ID)
+		}
+		if ok, err := b.Exists(ctx, DayIndexComplete); err != nil || !ok {
+			t.Errorf("%s after the repair: %v, %v", DayIndexComplete, ok, err)
+		}
+		// the day views now answer time windows, the old job's too
+		page, err = x.List(ctx, Query{From: base.Add(-72 * time.Hour), To: base.Add(2 * time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, wantIDs := ids(page.Jobs), ids(want); got != wantIDs {
+			t.Errorf("time window after the repair: %s, want %s", got, wantIDs)
 		}
 		page, err = x.List(ctx, Query{})
 		if err != nil {

@@ -88,8 +88,8 @@ func TestClusterLeaderKilledAsJobEndsLeavesOneArchive(t *testing.T) {
 	}
 	perJob := archiveObjects(t, b)
 	for _, id := range ids {
-		if n := len(perJob[id]); n != 3 {
-			t.Errorf("job %s has %d objects under %s, want its archive and one entry in each of 2 views: %v", id, n, archive.Prefix, perJob[id])
+		if n := len(perJob[id]); n != 4 {
+			t.Errorf("job %s has %d objects under %s, want its archive and one entry in each of 3 views: %v", id, n, archive.Prefix, perJob[id])
 		}
 	}
 	if len(perJob) != 2 {

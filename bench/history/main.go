@@ -10,7 +10,9 @@
 // The archives are realistic (a 4-vertex spec and plan, per-vertex
 // metrics, subtasks, executors, a checkpoint history and, for failed jobs,
 // exceptions), written with archive.Write as the coordinator writes them:
-// the archive and its index entries, each create-if-absent.
+// the archive and its index entries, each create-if-absent; then the
+// leader's sweep (Index.Archived, Index.Repair) marks the day views
+// complete, so that time windows list the day views.
 //
 // Azurite is the one of SLUICE_TEST_AZURITE (make test's), or one that the
 // benchmark starts from node_modules/.bin (run `npm ci` first).
